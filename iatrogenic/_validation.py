@@ -1,0 +1,430 @@
+"""The one place where input is checked.
+
+Every public entry point passes its ``data`` and keyword arguments through these helpers, so all
+errors look alike: they name the column or parameter, count and show the first offending rows, and
+say what to do. Nothing here mutates the caller's objects.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import (
+    ColumnNotFoundError,
+    ColumnTypeError,
+    DuplicateRowsError,
+    EmptyDataError,
+    InvalidValueError,
+    OutOfRangeError,
+    ParameterError,
+    ParameterTypeError,
+)
+
+__all__ = [
+    "LongData",
+    "check_choice",
+    "check_columns",
+    "check_dataframe",
+    "check_number",
+    "check_pair",
+    "describe_rows",
+    "prepare_long",
+]
+
+T = TypeVar("T")
+
+#: How many offending rows an error message shows.
+MAX_ROWS_SHOWN = 5
+
+
+def _quote_list(values: Iterable[Any]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def check_choice(value: T, choices: Sequence[T], *, name: str, caller: str) -> T:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError`.
+
+    String choices are matched case-insensitively and the canonical spelling is returned.
+
+    Examples
+    --------
+    >>> check_choice("jt", ["JT", "HA"], name="method", caller="reliable_change")
+    'JT'
+    """
+    for choice in choices:
+        if value == choice:
+            return choice
+        if isinstance(value, str) and isinstance(choice, str) and value.lower() == choice.lower():
+            return choice
+    hint = ""
+    if isinstance(value, str):
+        close = difflib.get_close_matches(
+            value, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.6
+        )
+        if close:
+            hint = f" Did you mean {close[0]!r}?"
+    raise ParameterError(
+        f"The {name!r} parameter of {caller}() must be one of {_quote_list(choices)}. "
+        f"Got {value!r} instead.{hint}"
+    )
+
+
+def check_number(
+    value: Any,
+    *,
+    name: str,
+    caller: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    allow_none: bool = False,
+    integer: bool = False,
+) -> Any:
+    """Check that ``value`` is a finite real number within bounds and return it as float (or int).
+
+    Examples
+    --------
+    >>> check_number(0.8, name="reliability", caller="reliable_change", low=0, high=1)
+    0.8
+    """
+    if value is None:
+        if allow_none:
+            return None
+        raise ParameterTypeError(
+            f"The {name!r} parameter of {caller}() must be a number. Got None instead."
+        )
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterTypeError(
+            f"The {name!r} parameter of {caller}() must be {kind}. "
+            f"Got {value!r} of type {type(value).__name__} instead."
+        )
+    if integer and not float(value).is_integer():
+        raise ParameterTypeError(
+            f"The {name!r} parameter of {caller}() must be {kind}. Got {value!r} instead."
+        )
+    number = int(value) if integer else float(value)
+    if not np.isfinite(number):
+        raise ParameterError(
+            f"The {name!r} parameter of {caller}() must be finite. Got {value!r} instead."
+        )
+    too_low = low is not None and (number < low or (not low_inclusive and number == low))
+    too_high = high is not None and (number > high or (not high_inclusive and number == high))
+    if too_low or too_high:
+        left = "(-inf" if low is None else ("[" if low_inclusive else "(") + f"{low:g}"
+        right = "inf)" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
+        raise ParameterError(
+            f"The {name!r} parameter of {caller}() must be in the range {left}, {right}. "
+            f"Got {value!r} instead."
+        )
+    return number
+
+
+def check_pair(value: Any, *, name: str, caller: str) -> tuple[float, float] | None:
+    """Check a ``(mean, sd)`` norm: two finite numbers, the SD positive.
+
+    Examples
+    --------
+    >>> check_pair((7.69, 7.52), name="functional", caller="reliable_change")
+    (7.69, 7.52)
+    """
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ParameterTypeError(
+            f"The {name!r} parameter of {caller}() must be a (mean, sd) pair, for example "
+            f"{name}=(7.69, 7.52). Got {value!r} instead."
+        )
+    mean = check_number(value[0], name=f"{name}[0] (mean)", caller=caller)
+    sd = check_number(value[1], name=f"{name}[1] (sd)", caller=caller, low=0, low_inclusive=False)
+    return (mean, sd)
+
+
+def check_dataframe(data: Any, *, caller: str, name: str = "data") -> pd.DataFrame:
+    """Check that ``data`` is a non-empty DataFrame."""
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterTypeError(
+            f"The {name!r} parameter of {caller}() must be a pandas DataFrame in long format "
+            f"(one row per patient and occasion). Got {type(data).__name__} instead. "
+            "Suggestion: pd.DataFrame(...) or pd.read_csv(...)."
+        )
+    if len(data) == 0:
+        raise EmptyDataError(
+            f"The {name!r} table passed to {caller}() has no rows. "
+            "Pass a table with at least one patient and occasion."
+        )
+    return data
+
+
+def check_columns(data: pd.DataFrame, columns: dict[str, str], *, caller: str) -> None:
+    """Check that every column named by a keyword (``{keyword: column}``) is in ``data``."""
+    available = [str(c) for c in data.columns]
+    for keyword, column in columns.items():
+        if column in data.columns:
+            continue
+        close = difflib.get_close_matches(str(column), available, n=3, cutoff=0.5)
+        hint = f" Did you mean {_quote_list(close)}?" if close else ""
+        shown = _quote_list(available[:20]) + (", ..." if len(available) > 20 else "")
+        raise ColumnNotFoundError(
+            f"Column {column!r} (given as {keyword}=) is not in the data passed to {caller}(). "
+            f"Available columns: {shown}.{hint} Suggestion: pass {keyword}='<your column name>'."
+        )
+
+
+def describe_rows(frame: pd.DataFrame, positions: np.ndarray, columns: Sequence[str]) -> str:
+    """Describe offending rows for an error message: their count and the first few.
+
+    ``positions`` are integer positions in ``frame``; rows are shown with their index label.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"patient": [1, 1, 2], "score": [3.0, -1.0, -2.0]})
+    >>> describe_rows(df, np.array([1, 2]), ["patient", "score"])
+    '2 rows, first: index 1 (patient=1, score=-1.0); index 2 (patient=2, score=-2.0)'
+    """
+    positions = np.asarray(positions)
+    shown = []
+    for pos in positions[:MAX_ROWS_SHOWN]:
+        values = ", ".join(f"{col}={frame[col].iloc[pos]!r}" for col in columns)
+        shown.append(f"index {frame.index[pos]!r} ({values})")
+    noun = "row" if len(positions) == 1 else "rows"
+    more = "; ..." if len(positions) > MAX_ROWS_SHOWN else ""
+    return f"{len(positions)} {noun}, first: " + "; ".join(shown) + more
+
+
+@dataclass(frozen=True)
+class LongData:
+    """Validated long-format data, sorted by patient and occasion, on a copy.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        Columns ``patient``, ``time``, ``score`` (canonical names) followed by the extra columns
+        requested, under their own names; sorted by patient, then occasion; a fresh RangeIndex.
+    patients : Index
+        Every patient of the input once, in output order (sorted when the ids are sortable).
+    codes : ndarray of int64
+        For each row of ``frame``, the position of its patient in ``patients``.
+    order : ndarray of float64
+        For each row, a key that orders occasions within a patient (numeric or datetime values,
+        the categories' order, or the order of first appearance for text occasions).
+    starts : ndarray of int64
+        Position in ``frame`` of each patient's first row; ``starts[-1]`` is ``len(frame)``.
+    columns : dict
+        The caller's names for ``patient``, ``time`` and ``score``.
+    """
+
+    frame: pd.DataFrame
+    patients: pd.Index
+    codes: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+    columns: dict[str, str]
+
+    @property
+    def n_patients(self) -> int:
+        return len(self.patients)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Number of rows per patient."""
+        return np.diff(self.starts)
+
+
+def _time_order(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if values.cat.ordered:
+            return values.cat.codes.to_numpy(dtype=np.float64)
+        codes, _ = pd.factorize(values, sort=False)
+        return codes.astype(np.float64)
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        return values.to_numpy().astype("datetime64[ns]").astype(np.int64).astype(np.float64)
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=np.float64)
+    # Text occasions such as "pre"/"post" have no natural order: the order in which they first
+    # appear in the data is what the user wrote down, so it is the least surprising order.
+    codes, _ = pd.factorize(values, sort=False)
+    return codes.astype(np.float64)
+
+
+def _numeric_scores(frame: pd.DataFrame, column: str, keyword: str, caller: str) -> np.ndarray:
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        converted = pd.to_numeric(values, errors="coerce")
+        bad = np.flatnonzero(converted.isna().to_numpy() & values.notna().to_numpy())
+        if len(bad) or pd.api.types.is_bool_dtype(values):
+            rows = describe_rows(frame, bad if len(bad) else np.arange(min(len(frame), 5)),
+                                 [column])
+            raise ColumnTypeError(
+                f"Column {column!r} (given as {keyword}=) passed to {caller}() must hold numbers; "
+                f"{rows}. Suggestion: clean these values or convert the column with "
+                f"pd.to_numeric(data[{column!r}], errors='coerce') to treat them as missing."
+            )
+        values = converted
+    scores = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = np.flatnonzero(np.isinf(scores))
+    if len(infinite):
+        raise InvalidValueError(
+            f"Column {column!r} (given as {keyword}=) passed to {caller}() has infinite values; "
+            f"{describe_rows(frame, infinite, [column])}. Suggestion: replace them with NaN "
+            "(missing) or a valid score."
+        )
+    return scores
+
+
+def prepare_long(
+    data: Any,
+    *,
+    patient: str,
+    time: str,
+    score: str | None,
+    caller: str,
+    score_range: tuple[float | None, float | None] | None = None,
+    range_source: str = "",
+    extra: dict[str, str | None] | None = None,
+    numeric_extra: Iterable[str] = (),
+) -> LongData:
+    """Validate long-format data and return a sorted copy under canonical column names.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per patient and occasion.
+    patient, time, score : str
+        The caller's column names; ``score=None`` when the caller needs no score.
+    caller : str
+        Name of the public function, used in messages.
+    score_range : (low, high), optional
+        Possible range of the score (e.g. from the instrument); either end may be None.
+    range_source : str
+        Where the range comes from, for the message (e.g. ``"instrument 'phq9'"``).
+    extra : dict, optional
+        Extra columns to carry along, ``{keyword: column}``; a None column is ignored.
+    numeric_extra : iterable of str
+        Keywords in ``extra`` whose columns must be numeric (checked like the score).
+
+    Returns
+    -------
+    LongData
+
+    Raises
+    ------
+    ParameterTypeError, EmptyDataError, ColumnNotFoundError, ColumnTypeError,
+    InvalidValueError, DuplicateRowsError, OutOfRangeError
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"id": [2, 1, 1], "week": [0, 4, 0], "phq": [12, 9, 15]})
+    >>> long = prepare_long(raw, patient="id", time="week", score="phq", caller="example")
+    >>> long.frame
+       patient  time  score
+    0        1     0   15.0
+    1        1     4    9.0
+    2        2     0   12.0
+    >>> list(long.starts)
+    [0, 2, 3]
+    """
+    frame_in = check_dataframe(data, caller=caller)
+    extra = {k: v for k, v in (extra or {}).items() if v is not None}
+    named = {"patient": patient, "time": time}
+    if score is not None:
+        named["score"] = score
+    named.update(extra)
+    check_columns(frame_in, named, caller=caller)
+    used = list(dict.fromkeys(named.values()))
+    frame = frame_in.loc[:, used]
+
+    for keyword in ("patient", "time"):
+        column = named[keyword]
+        missing = np.flatnonzero(frame[column].isna().to_numpy())
+        if len(missing):
+            raise InvalidValueError(
+                f"Column {column!r} (given as {keyword}=) passed to {caller}() has missing "
+                f"values; {describe_rows(frame, missing, [patient, time])}. Suggestion: drop or "
+                f"fill these rows, e.g. data.dropna(subset=[{column!r}])."
+            )
+
+    try:
+        codes, patients = pd.factorize(frame[patient], sort=True)
+    except TypeError:  # ids of mixed types cannot be sorted: keep first appearance
+        codes, patients = pd.factorize(frame[patient], sort=False)
+    codes = codes.astype(np.int64)
+    order = _time_order(frame[time])
+
+    if np.any(codes[1:] < codes[:-1]) or np.any(
+        (codes[1:] == codes[:-1]) & (order[1:] < order[:-1])
+    ):
+        permutation = np.lexsort((order, codes))
+        codes, order = codes[permutation], order[permutation]
+    else:
+        permutation = None
+
+    same = (codes[1:] == codes[:-1]) & (order[1:] == order[:-1])
+    if same.any():
+        dup = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+        positions = dup if permutation is None else permutation[dup]
+        raise DuplicateRowsError(
+            f"Columns {patient!r} and {time!r} passed to {caller}() must identify one row per "
+            f"patient and occasion, but some occasions appear more than once; "
+            f"{describe_rows(frame, np.sort(positions), [patient, time])}. Suggestion: remove "
+            f"the duplicates (data.drop_duplicates(subset=[{patient!r}, {time!r}])) or aggregate "
+            "them first."
+        )
+
+    columns: dict[str, Any] = {"patient": frame[patient].to_numpy(), "time": frame[time].to_numpy()}
+    if score is not None:
+        scores = _numeric_scores(frame, score, "score", caller)
+        if score_range is not None:
+            low, high = score_range
+            outside = np.zeros(len(scores), dtype=bool)
+            if low is not None:
+                outside |= scores < low
+            if high is not None:
+                outside |= scores > high
+            bad = np.flatnonzero(outside)
+            if len(bad):
+                source = f" of {range_source}" if range_source else ""
+                raise OutOfRangeError(
+                    f"Column {score!r} (given as score=) passed to {caller}() has scores outside "
+                    f"the range{source}, [{low}, {high}]; "
+                    f"{describe_rows(frame, bad, [patient, time, score])}. Suggestion: check that "
+                    "the instrument is the right one and the scores are totals, or correct the "
+                    "values."
+                )
+        columns["score"] = scores
+    numeric_extra = set(numeric_extra)
+    for keyword, column in extra.items():
+        if column in (patient, time, score):
+            continue
+        if keyword in numeric_extra:
+            columns[column] = _numeric_scores(frame, column, keyword, caller)
+        else:
+            columns[column] = frame[column].to_numpy()
+
+    if permutation is not None:
+        columns = {name: values[permutation] for name, values in columns.items()}
+    out = pd.DataFrame(columns)
+    # Keep categorical and datetime dtypes of the caller's occasion column.
+    time_dtype = frame[time].dtype
+    if isinstance(time_dtype, pd.CategoricalDtype) or pd.api.types.is_datetime64_any_dtype(
+        time_dtype
+    ):
+        out["time"] = out["time"].astype(time_dtype)
+    starts = np.searchsorted(codes, np.arange(len(patients) + 1)).astype(np.int64)
+    return LongData(
+        frame=out,
+        patients=pd.Index(patients),
+        codes=codes,
+        order=order,
+        starts=starts,
+        columns={"patient": patient, "time": time, "score": score or ""},
+    )

@@ -1,0 +1,1 @@
+"""Core statistics: reliable change, clinical significance and their summaries."""
