@@ -178,6 +178,11 @@ def check_columns(data: pd.DataFrame, columns: dict[str, str], *, caller: str) -
         )
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, so messages read ``2`` not ``np.int64(2)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def describe_rows(frame: pd.DataFrame, positions: np.ndarray, columns: Sequence[str]) -> str:
     """Describe offending rows for an error message: their count and the first few.
 
@@ -192,7 +197,7 @@ def describe_rows(frame: pd.DataFrame, positions: np.ndarray, columns: Sequence[
     positions = np.asarray(positions)
     shown = []
     for pos in positions[:MAX_ROWS_SHOWN]:
-        values = ", ".join(f"{col}={frame[col].iloc[pos]!r}" for col in columns)
+        values = ", ".join(f"{col}={_plain(frame[col].iloc[pos])!r}" for col in columns)
         shown.append(f"index {frame.index[pos]!r} ({values})")
     noun = "row" if len(positions) == 1 else "rows"
     more = "; ..." if len(positions) > MAX_ROWS_SHOWN else ""

@@ -112,6 +112,8 @@ class Detector(ABC):
     harm: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("score",)
     description: ClassVar[str] = ""
+    #: Parameter sets that ``__init__`` must reject with a clear error (used by the contract test).
+    _invalid_params: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def missing_inputs(self, data: ScreenInput) -> list[str]:
         """The inputs this detector needs that ``data`` lacks (empty when it can run)."""

@@ -130,6 +130,10 @@ class Instrument:
     risk_items : tuple of RiskItem
     notes : str
         Variants, caveats.
+    aliases : tuple of str
+        Other spellings accepted by :func:`get` (``"BDI-II"`` for ``"bdi2"``).
+    variant_of : str or None
+        The instrument this one is a variant of (a translation with its own norms).
     """
 
     name: str
@@ -154,17 +158,21 @@ class Instrument:
     severity_source: str | None = None
     risk_items: tuple[RiskItem, ...] = field(default_factory=tuple)
     notes: str = ""
+    aliases: tuple[str, ...] = ()
+    variant_of: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "low", float(self.low))
         object.__setattr__(self, "high", float(self.high))
         if not self.name or self.name != self.name.lower() or " " in self.name:
             raise ParameterError(
-                f"Instrument name must be lower case without spaces, e.g. 'phq9'. Got {self.name!r}."
+                "Instrument name must be lower case without spaces, e.g. 'phq9'. "
+                f"Got {self.name!r}."
             )
         if self.better not in ("lower", "higher"):
             raise ParameterError(
-                f"Instrument {self.name!r}: better must be 'lower' or 'higher'. Got {self.better!r}."
+                f"Instrument {self.name!r}: better must be 'lower' or 'higher'. "
+                f"Got {self.better!r}."
             )
         if not self.low < self.high:
             raise ParameterError(
@@ -176,12 +184,27 @@ class Instrument:
             )
         if self.sd is not None and not self.sd > 0:
             raise ParameterError(f"Instrument {self.name!r}: sd must be positive. Got {self.sd}.")
-        for value, what in ((self.reliability, "reliability"), (self.sd, "sd")):
-            if value is not None and not getattr(self, f"{what}_source"):
-                raise ParameterError(
-                    f"Instrument {self.name!r}: {what} is given without {what}_source. Every "
-                    "published number needs its source; leave it None if there is none."
-                )
+        unsourced = [
+            f"{what} (set {source_field})"
+            for what, value, source, source_field in (
+                ("reliability", self.reliability, self.reliability_source, "reliability_source"),
+                ("sd", self.sd, self.sd_source, "sd_source"),
+                ("functional_norm", self.functional_norm, self.norms_source, "norms_source"),
+                ("clinical_norm", self.clinical_norm, self.norms_source, "norms_source"),
+                ("severity_bands", self.severity_bands, self.severity_source, "severity_source"),
+                ("fixed_rule", self.fixed_rule, self.fixed_rule and self.fixed_rule.source,
+                 "fixed_rule.source"),
+                ("caseness", self.caseness, self.caseness and self.caseness.source,
+                 "caseness.source"),
+                *(("risk item", item, item.source, "RiskItem.source") for item in self.risk_items),
+            )
+            if value and not source
+        ]
+        if unsourced:
+            raise ParameterError(
+                f"Instrument {self.name!r}: {', '.join(unsourced)} given without a source. Every "
+                "published number needs its source; leave it None if there is none."
+            )
 
     @property
     def risk_item(self) -> RiskItem | None:
@@ -266,6 +289,9 @@ def get(name: str | Instrument) -> Instrument:
     key = _key(name)
     if key in _REGISTRY:
         return _REGISTRY[key]
+    for instrument in _REGISTRY.values():
+        if key in {_key(alias) for alias in instrument.aliases}:
+            return instrument
     raise UnknownNameError(
         f"Unknown instrument {name!r}. Valid values are: {', '.join(names())}. "
         "Suggestion: register your own with ia.instruments.register(Instrument(...)), or pass "

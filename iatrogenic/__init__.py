@@ -1,0 +1,39 @@
+"""iatrogenic: find harm in longitudinal mental-health outcome data.
+
+Functions take tidy long DataFrames (one row per patient and session) and return tidy DataFrames.
+
+Examples
+--------
+>>> import iatrogenic as ia
+>>> data = ia.datasets.load_example()
+>>> change = ia.reliable_change(data, score="phq9", instrument="phq9")
+>>> list(change.columns[:7])
+['patient', 'pre', 'post', 'change', 'rci', 'category', 'reason']
+"""
+
+from __future__ import annotations
+
+from . import datasets, detectors, exceptions, instruments
+from .core.reliable_change import reliable_change
+from .core.summary import change_summary
+from .core.talking_therapies import talking_therapies_outcomes
+from .detectors import get_detector, list_detectors
+from .plotting import plot_change
+from .screen import screen
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "change_summary",
+    "datasets",
+    "detectors",
+    "exceptions",
+    "get_detector",
+    "instruments",
+    "list_detectors",
+    "plot_change",
+    "reliable_change",
+    "screen",
+    "talking_therapies_outcomes",
+]

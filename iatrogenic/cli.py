@@ -1,0 +1,161 @@
+"""Command line: ``iatrogenic screen --example`` or ``iatrogenic screen FILE.csv --instrument phq9``.
+
+Errors in the user's file or options end in a one-line message on stderr and exit status 2, never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .exceptions import IatrogenicError
+
+__all__ = ["main"]
+
+EXAMPLE_SCORE = "phq9"
+EXAMPLE_COLUMNS = {"therapist": "therapist", "date": "date", "attendance": "attendance"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iatrogenic",
+        description="Find harm in longitudinal mental-health outcome data.",
+    )
+    parser.add_argument("--version", action="version", version=f"iatrogenic {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    screen = commands.add_parser(
+        "screen",
+        help="screen a long-format CSV (one row per patient and session) for harm",
+        description="Screen a long-format CSV for harm and write the events table and a report.",
+    )
+    source = screen.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", type=Path, help="CSV file in long format")
+    source.add_argument("--example", action="store_true", help="use the bundled example data")
+    screen.add_argument("--instrument", help="instrument of the score column, e.g. phq9")
+    screen.add_argument("--patient", default="patient", help="patient id column")
+    screen.add_argument("--time", default="session", help="session (occasion) column")
+    screen.add_argument("--score", default=None, help="score column (default 'score')")
+    screen.add_argument("--better", choices=["lower", "higher"], help="direction of improvement")
+    screen.add_argument("--risk-item", help="column with the instrument's self-harm item")
+    screen.add_argument("--therapist", help="therapist id column")
+    screen.add_argument(
+        "--detectors", default="all", help="comma-separated detector names (default: all)"
+    )
+    screen.add_argument(
+        "--out", type=Path, default=Path("iatrogenic-out"), help="output folder (created)"
+    )
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, object]]:
+    from . import datasets
+
+    if args.example:
+        data = datasets.load_example()
+        options: dict[str, object] = {
+            "score": args.score or EXAMPLE_SCORE,
+            "instrument": args.instrument or EXAMPLE_SCORE,
+            "therapist": args.therapist or "therapist",
+        }
+        return data, options
+    path: Path = args.file
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        data = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise ValueError(f"could not read {path} as CSV: {first_line}") from error
+    options = {"score": args.score or "score", "instrument": args.instrument}
+    if args.therapist:
+        options["therapist"] = args.therapist
+    return data, options
+
+
+def _report(
+    data: pd.DataFrame, change: pd.DataFrame, events: pd.DataFrame, source: str
+) -> str:
+    from .core.summary import change_summary
+
+    lines = [f"iatrogenic {__version__} screen of {source}"]
+    evaluated = int(change["reason"].isna().sum())
+    lines.append(
+        f"{len(data)} rows, {len(change)} patients ({evaluated} with a pre and a post score)"
+    )
+    lines.append("")
+    method = change.attrs.get("method", "")
+    lines.append(f"Reliable change from first to last score ({method}):")
+    summary = change_summary(change)
+    for row in summary.itertuples(index=False):
+        lines.append(f"  {row.category:<14}{row.n:>7}  {100 * row.percent:5.1f}%")
+    lines.append("")
+    lines.append("Events by detector:")
+    if len(events):
+        counts = events.groupby(["detector", "level"]).size().unstack(fill_value=0)
+        for detector, row in counts.iterrows():
+            parts = ", ".join(f"{int(n)} {level}" for level, n in row.items() if n)
+            patients = events.loc[events["detector"] == detector, "patient"].nunique()
+            lines.append(f"  {detector:<24}{parts} ({patients} patients)")
+    else:
+        lines.append("  none")
+    skipped = events.attrs.get("skipped", [])
+    if skipped:
+        lines.append("")
+        lines.append("Skipped detectors:")
+        lines.extend(f"  {s['detector']:<24}{s['reason']}" for s in skipped)
+    return "\n".join(lines)
+
+
+def _screen(args: argparse.Namespace) -> int:
+    from .core.reliable_change import reliable_change
+    from .screen import screen
+
+    data, options = _load(args)
+    instrument = options.get("instrument")
+    common = {
+        "patient": args.patient,
+        "time": args.time,
+        "score": options["score"],
+        "instrument": instrument,
+        "better": args.better,
+    }
+    detectors = args.detectors.split(",") if args.detectors != "all" else "all"
+    screen_options = {k: options[k] for k in ("therapist",) if k in options}
+    if args.risk_item:
+        screen_options["risk_item"] = args.risk_item
+    events = screen(data, detectors=detectors, **common, **screen_options)  # type: ignore[arg-type]
+    change = reliable_change(data, **common)  # type: ignore[arg-type]
+
+    source = "the bundled example data" if args.example else str(args.file)
+    report = _report(data, change, events, source)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    events.to_csv(out / "events.csv", index=False)
+    change.to_csv(out / "reliable_change.csv", index=False)
+    (out / "report.txt").write_text(report + "\n", encoding="utf-8")
+    print(report)
+    print(f"\nWrote {out / 'events.csv'}, {out / 'reliable_change.csv'}, {out / 'report.txt'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``iatrogenic`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "screen":
+            return _screen(args)
+    except (IatrogenicError, FileNotFoundError, ValueError, OSError) as error:
+        message = " ".join(str(error).split())
+        print(f"iatrogenic: error: {message}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

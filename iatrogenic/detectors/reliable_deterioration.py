@@ -1,0 +1,204 @@
+"""Reliable deterioration from intake, session by session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_choice, check_number
+from ..core.rci import critical_difference
+from ..exceptions import ParameterError
+from .base import Detector, ScreenInput, empty_events, make_events
+from .registry import register_detector
+
+__all__ = ["ReliableDeterioration"]
+
+
+@register_detector
+class ReliableDeterioration(Detector):
+    """Flag the session at which a patient's score becomes reliably worse than at intake.
+
+    At every session with a score, the change from the patient's first observed score (intake) is
+    compared with the Jacobson & Truax (1991) critical difference
+    ``z(1 - alpha/2) * sd * sqrt(2 * (1 - reliability))``, or with the instrument's published fixed
+    rule (``rule="fixed"``, e.g. 6 points on the PHQ-9). An alarm is raised each time the patient
+    enters the deteriorated state (so a patient who recovers and deteriorates again is flagged
+    again). The evidence says "harmed" when the patient also crossed from the functional into the
+    clinical range of the instrument.
+
+    The rule uses only the intake and the current score, so it is causal.
+
+    Parameters
+    ----------
+    reliability : float, optional
+        Reliability for the RCI; default the instrument's.
+    sd : float, optional
+        SD for the RCI; default the instrument's, else the SD of all patients' intake scores.
+    alpha : float, default 0.05
+        Two-sided significance level of the RCI (0.05 gives z = 1.96).
+    rule : {"statistical", "fixed"}, default "statistical"
+        ``"fixed"`` uses ``points`` or the instrument's published reliable-change threshold.
+    points : float, optional
+        Fixed threshold in points for ``rule="fixed"``.
+    boundary : {"strict", "inclusive"}, default "strict"
+        Whether a change exactly at the threshold counts (``"inclusive"``) or must exceed it.
+        The fixed published rules ("6 points or more") are inclusive; pass ``boundary="inclusive"``
+        with ``rule="fixed"`` to follow them to the letter.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import iatrogenic as ia
+    >>> data = pd.DataFrame({"patient": [1, 1, 1, 2, 2], "session": [1, 2, 3, 1, 2],
+    ...                      "score": [10, 14, 19, 12, 8]})
+    >>> events = ia.screen(data, instrument="phq9", detectors=["reliable_deterioration"])
+    >>> events[["patient", "session", "value"]]
+      patient session  value
+    0       1       3    9.0
+    """
+
+    name = "reliable_deterioration"
+    harm = "deterioration"
+    needs = ("score",)
+    description = (
+        "Score reliably worse than at intake (Jacobson-Truax RCI or the instrument's fixed rule); "
+        "notes 'harmed' when the patient also moved from the functional to the clinical range."
+    )
+    _invalid_params = (
+        {"alpha": 1.5},
+        {"reliability": 1.2},
+        {"sd": -1.0},
+        {"rule": "magic"},
+        {"boundary": "soft"},
+    )
+
+    def __init__(
+        self,
+        *,
+        reliability: float | None = None,
+        sd: float | None = None,
+        alpha: float = 0.05,
+        rule: str = "statistical",
+        points: float | None = None,
+        boundary: str = "strict",
+    ) -> None:
+        caller = "ReliableDeterioration"
+        self.reliability = check_number(
+            reliability, name="reliability", caller=caller, low=0, high=1,
+            low_inclusive=False, high_inclusive=False, allow_none=True,
+        )
+        self.sd = check_number(
+            sd, name="sd", caller=caller, low=0, low_inclusive=False, allow_none=True
+        )
+        self.alpha = check_number(
+            alpha, name="alpha", caller=caller, low=0, high=1, low_inclusive=False,
+            high_inclusive=False,
+        )
+        self.rule = check_choice(rule, ["statistical", "fixed"], name="rule", caller=caller)
+        self.points = check_number(
+            points, name="points", caller=caller, low=0, low_inclusive=False, allow_none=True
+        )
+        self.boundary = check_choice(
+            boundary, ["strict", "inclusive"], name="boundary", caller=caller
+        )
+
+    def missing_inputs(self, data: ScreenInput) -> list[str]:
+        missing = super().missing_inputs(data)
+        instrument = data.instrument
+        if self.rule == "fixed":
+            if self.points is None and (instrument is None or instrument.fixed_rule is None):
+                missing.append("points (a fixed reliable-change rule: pass points= or instrument=)")
+        elif self.reliability is None and (instrument is None or instrument.reliability is None):
+            missing.append("reliability (pass instrument= or reliability=)")
+        return missing
+
+    def _threshold(self, data: ScreenInput, intake: np.ndarray) -> float:
+        instrument = data.instrument
+        if self.rule == "fixed":
+            if self.points is not None:
+                return float(self.points)
+            if instrument is not None and instrument.fixed_rule is not None:
+                return float(instrument.fixed_rule.points)
+        reliability = self.reliability
+        if reliability is None and instrument is not None:
+            reliability = instrument.reliability
+        sd = self.sd if self.sd is not None else (instrument.sd if instrument else None)
+        if sd is None:
+            observed = intake[~np.isnan(intake)]
+            sd = float(np.std(observed, ddof=1)) if len(observed) > 1 else float("nan")
+        if reliability is None or not np.isfinite(sd) or sd <= 0:
+            raise ParameterError(
+                "ReliableDeterioration needs a reliability and a positive SD: pass instrument=, "
+                "or reliability= and sd= (the SD of intake scores could not be computed)."
+            )
+        return critical_difference(sd, reliability, alpha=self.alpha)
+
+    def detect(self, data: ScreenInput) -> pd.DataFrame:
+        frame = data.long.frame
+        scores = frame["score"].to_numpy()
+        codes = data.long.codes
+        scored = ~np.isnan(scores)
+        if not scored.any():
+            return empty_events()
+        # Intake = first observed score of each patient (rows are sorted by patient and time).
+        rows = np.flatnonzero(scored)
+        row_codes = codes[rows]
+        first_of_patient = np.r_[True, row_codes[1:] != row_codes[:-1]]
+        intake_by_patient = np.full(data.long.n_patients, np.nan)
+        intake_by_patient[row_codes[first_of_patient]] = scores[rows[first_of_patient]]
+        threshold = self._threshold(data, intake_by_patient)
+
+        intake = intake_by_patient[row_codes]
+        sign = 1.0 if data.better == "lower" else -1.0
+        worsening = sign * (scores[rows] - intake)
+        if self.boundary == "strict":
+            deteriorated = worsening > threshold
+        else:
+            deteriorated = worsening >= threshold
+        # An event where the state switches on: deteriorated now, not at the previous scored session.
+        previous = np.r_[False, deteriorated[:-1]] & ~first_of_patient
+        onset = deteriorated & ~previous
+        hits = rows[onset]
+        if len(hits) == 0:
+            return empty_events()
+
+        intake_rows = rows[first_of_patient][np.searchsorted(
+            row_codes[first_of_patient], codes[hits]
+        )]
+        evidence = self._evidence(data, hits, intake_rows, worsening[onset], threshold)
+        return make_events(
+            self,
+            patient=frame["patient"].to_numpy()[hits],
+            session=frame["time"].to_numpy()[hits],
+            level="alarm",
+            value=worsening[onset],
+            threshold=threshold,
+            evidence=evidence,
+        )
+
+    def _evidence(
+        self,
+        data: ScreenInput,
+        hits: np.ndarray,
+        intake_rows: np.ndarray,
+        worsening: np.ndarray,
+        threshold: float,
+    ) -> list[str]:
+        frame = data.long.frame
+        score = frame["score"].to_numpy()
+        time = frame["time"].to_numpy()
+        rule = (
+            f"fixed rule: {'>=' if self.boundary == 'inclusive' else '>'} {threshold:g} points"
+            if self.rule == "fixed"
+            else f"RCI critical difference {threshold:.2f} points at alpha {self.alpha:g}"
+        )
+        harmed = np.zeros(len(hits), dtype=bool)
+        caseness = data.instrument.caseness if data.instrument else None
+        if caseness is not None:
+            harmed = ~caseness.is_clinical(score[intake_rows]) & caseness.is_clinical(score[hits])
+        return [
+            f"score {score[i]:g} at session {time[i]!r} vs intake {score[j]:g} at session "
+            f"{time[j]!r}: {w:+g} points worse ({rule})"
+            + ("; moved from the functional into the clinical range (harmed)" if h else "")
+            for i, j, w, h in zip(hits, intake_rows, worsening, harmed, strict=True)
+        ]

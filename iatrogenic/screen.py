@@ -1,0 +1,203 @@
+"""``ia.screen``: run every applicable detector over long data and return one event table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from . import instruments as _instruments
+from ._validation import LongData, check_choice, check_columns, check_dataframe, prepare_long
+from .detectors.base import EVENT_COLUMNS, Detector, ScreenInput, empty_events
+from .detectors.registry import get_detector, registered_names
+from .exceptions import ParameterTypeError
+
+__all__ = ["screen"]
+
+#: Optional column keywords of the screen (API.md), in the order they are documented.
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "risk_item",
+    "alliance",
+    "attendance",
+    "date",
+    "therapist",
+    "age",
+)
+NUMERIC_COLUMNS = frozenset({"risk_item", "alliance", "age"})
+
+
+def _resolve_detectors(detectors: str | Detector | Iterable[str | Detector]) -> list[Detector]:
+    if isinstance(detectors, (str, Detector)):
+        if detectors == "all":
+            return [get_detector(name) for name in registered_names()]
+        return [get_detector(detectors)]
+    if not isinstance(detectors, Iterable):
+        raise ParameterTypeError(
+            "The 'detectors' parameter of screen() must be 'all', a detector name, a Detector, or "
+            f"a list of them. Got {detectors!r}."
+        )
+    return [get_detector(d) for d in detectors]
+
+
+def _sort_events(events: pd.DataFrame, long: LongData) -> pd.DataFrame:
+    """Order events by patient (input order of patients), then session, then detector."""
+    keys = pd.DataFrame(
+        {"_code": long.codes, "session": long.frame["time"].to_numpy(dtype=object),
+         "_order": long.order}
+    )
+    code = long.patients.get_indexer(events["patient"].to_numpy())
+    ordered = events.assign(_code=code).merge(keys, on=["_code", "session"], how="left")
+    return (
+        ordered.sort_values(["_code", "_order", "detector"], kind="stable", na_position="last")
+        .drop(columns=["_code", "_order"])
+        .reset_index(drop=True)
+    )
+
+
+def screen(
+    data: pd.DataFrame,
+    *,
+    detectors: str | Detector | Sequence[str | Detector] = "all",
+    instrument: str | _instruments.Instrument | None = None,
+    medications: pd.DataFrame | None = None,
+    patient: str = "patient",
+    time: str = "session",
+    score: str = "score",
+    better: str | None = None,
+    risk_item: str | None = None,
+    alliance: str | None = None,
+    attendance: str | None = None,
+    date: str | None = None,
+    therapist: str | None = None,
+    age: str | None = None,
+    items: Sequence[str] | None = None,
+    secondary: Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """Screen long-format outcome data for every kind of harm the detectors know.
+
+    Each detector whose inputs are present runs on a validated, sorted copy of ``data``; the others
+    are skipped and listed, with the reason, in ``events.attrs["skipped"]``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long format: one row per patient and session.
+    detectors : "all", str, Detector or list, default "all"
+        Which detectors to run: names from :func:`ia.list_detectors` or configured instances.
+    instrument : str or Instrument, optional
+        The instrument of the score column (direction, reliability, cut-offs, risk item).
+    medications : DataFrame, optional
+        Medication table (``patient, start, stop, drug``, optional ``atc``, ``dose``).
+    patient, time, score : str
+        Column names of the patient id, the session (occasion) and the total score.
+    better : {"lower", "higher"}, optional
+        Direction of improvement; default the instrument's, else ``"lower"``.
+    risk_item, alliance, attendance, date, therapist, age : str, optional
+        Columns with the instrument's self-harm item (default: the instrument's risk item column
+        when present in ``data``), an alliance score, attendance status, session dates, the
+        therapist id and age. A named column that is absent is an error.
+    items : list of str, optional
+        Item score columns (for symptom emergence).
+    secondary : dict, optional
+        Secondary measures: ``{column: instrument name or None}``.
+
+    Returns
+    -------
+    DataFrame
+        One row per harm event, sorted by patient and session:
+
+        - ``patient``: patient id.
+        - ``detector``: name of the detector that raised it.
+        - ``harm``: the harm type (key of the taxonomy, see ``iatrogenic.detectors.HARMS``).
+        - ``session``: the session at which the event is raised (the first at which the data
+          needed for it exist).
+        - ``level``: ``"warning"`` or ``"alarm"``.
+        - ``value``: the statistic that crossed its threshold (e.g. points of worsening).
+        - ``threshold``: the threshold it crossed.
+        - ``evidence``: the scores or rows behind the event, in words.
+
+        ``events.attrs["skipped"]`` lists the detectors that could not run, as dicts
+        ``{"detector": name, "reason": why}``; ``events.attrs["detectors"]`` the ones that ran.
+
+    Examples
+    --------
+    >>> import iatrogenic as ia
+    >>> data = ia.datasets.load_example()
+    >>> events = ia.screen(data, score="phq9", instrument="phq9")
+    >>> sorted(events.columns) == sorted(
+    ...     ["patient", "detector", "harm", "session", "level", "value", "threshold", "evidence"])
+    True
+    """
+    caller = "screen"
+    check_dataframe(data, caller=caller)
+    detector_list = _resolve_detectors(detectors)
+    inst = _instruments.get(instrument) if instrument is not None else None
+    if better is None:
+        better = inst.better if inst is not None else "lower"
+    better = check_choice(better, ["lower", "higher"], name="better", caller=caller)
+    if medications is not None:
+        check_dataframe(medications, caller=caller, name="medications")
+
+    named: dict[str, str | None] = {
+        "risk_item": risk_item,
+        "alliance": alliance,
+        "attendance": attendance,
+        "date": date,
+        "therapist": therapist,
+        "age": age,
+    }
+    explicit = {key: col for key, col in named.items() if col is not None}
+    check_columns(data, explicit, caller=caller)
+    if risk_item is None and inst is not None and inst.risk_item is not None:
+        if inst.risk_item.column in data.columns:
+            explicit["risk_item"] = inst.risk_item.column
+    options: dict[str, Any] = {}
+    if items is not None:
+        check_columns(data, {f"items[{i}]": col for i, col in enumerate(items)}, caller=caller)
+        options["items"] = list(items)
+    if secondary is not None:
+        check_columns(data, {f"secondary[{col!r}]": col for col in secondary}, caller=caller)
+        options["secondary"] = dict(secondary)
+    carried = {**explicit, **{f"item:{c}": c for c in options.get("items", [])}}
+    carried.update({f"secondary:{c}": c for c in options.get("secondary", {})})
+
+    long = prepare_long(
+        data,
+        patient=patient,
+        time=time,
+        score=score,
+        caller=caller,
+        score_range=(inst.low, inst.high) if inst is not None else None,
+        range_source=f"instrument {inst.name!r}" if inst is not None else "",
+        extra=carried,
+        numeric_extra=[k for k in carried if k in NUMERIC_COLUMNS or ":" in k],
+    )
+    screen_input = ScreenInput(
+        long=long,
+        better=better,
+        instrument=inst,
+        columns=explicit,
+        medications=medications,
+        options=options,
+    )
+
+    tables = []
+    ran: list[str] = []
+    skipped: list[dict[str, str]] = []
+    for detector in detector_list:
+        missing = detector.missing_inputs(screen_input)
+        if missing:
+            skipped.append({"detector": detector.name, "reason": "needs " + ", ".join(missing)})
+            continue
+        tables.append(detector.detect(screen_input))
+        ran.append(detector.name)
+
+    non_empty = [t for t in tables if len(t)]
+    events = pd.concat(non_empty, ignore_index=True) if non_empty else empty_events()
+    if len(events):
+        events = _sort_events(events, long)
+    events = events.astype(EVENT_COLUMNS)
+    events.attrs["skipped"] = skipped
+    events.attrs["detectors"] = ran
+    return events
