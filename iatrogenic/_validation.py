@@ -267,8 +267,9 @@ def _numeric_scores(frame: pd.DataFrame, column: str, keyword: str, caller: str)
         converted = pd.to_numeric(values, errors="coerce")
         bad = np.flatnonzero(converted.isna().to_numpy() & values.notna().to_numpy())
         if len(bad) or pd.api.types.is_bool_dtype(values):
-            rows = describe_rows(frame, bad if len(bad) else np.arange(min(len(frame), 5)),
-                                 [column])
+            rows = describe_rows(
+                frame, bad if len(bad) else np.arange(min(len(frame), 5)), [column]
+            )
             raise ColumnTypeError(
                 f"Column {column!r} (given as {keyword}=) passed to {caller}() must hold numbers; "
                 f"{rows}. Suggestion: clean these values or convert the column with "
@@ -335,15 +336,15 @@ def prepare_long(
     0        1     0   15.0
     1        1     4    9.0
     2        2     0   12.0
-    >>> list(long.starts)
+    >>> long.starts.tolist()
     [0, 2, 3]
     """
     frame_in = check_dataframe(data, caller=caller)
-    extra = {k: v for k, v in (extra or {}).items() if v is not None}
+    carried: dict[str, str] = {k: v for k, v in (extra or {}).items() if v is not None}
     named = {"patient": patient, "time": time}
     if score is not None:
         named["score"] = score
-    named.update(extra)
+    named.update(carried)
     check_columns(frame_in, named, caller=caller)
     used = list(dict.fromkeys(named.values()))
     frame = frame_in.loc[:, used]
@@ -406,11 +407,11 @@ def prepare_long(
                     "values."
                 )
         columns["score"] = scores
-    numeric_extra = set(numeric_extra)
-    for keyword, column in extra.items():
+    numeric_keywords = set(numeric_extra)
+    for keyword, column in carried.items():
         if column in (patient, time, score):
             continue
-        if keyword in numeric_extra:
+        if keyword in numeric_keywords:
             columns[column] = _numeric_scores(frame, column, keyword, caller)
         else:
             columns[column] = frame[column].to_numpy()

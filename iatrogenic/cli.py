@@ -1,4 +1,4 @@
-"""Command line: ``iatrogenic screen --example`` or ``iatrogenic screen FILE.csv --instrument phq9``.
+"""Command line: ``iatrogenic screen --example``, ``iatrogenic screen FILE.csv --instrument phq9``.
 
 Errors in the user's file or options end in a one-line message on stderr and exit status 2, never
 a traceback.
@@ -78,9 +78,7 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, object]]:
     return data, options
 
 
-def _report(
-    data: pd.DataFrame, change: pd.DataFrame, events: pd.DataFrame, source: str
-) -> str:
+def _report(data: pd.DataFrame, change: pd.DataFrame, events: pd.DataFrame, source: str) -> str:
     from .core.summary import change_summary
 
     lines = [f"iatrogenic {__version__} screen of {source}"]
@@ -88,18 +86,23 @@ def _report(
     lines.append(
         f"{len(data)} rows, {len(change)} patients ({evaluated} with a pre and a post score)"
     )
+    reasons = change["reason"].dropna().value_counts()
+    for reason, count in reasons.items():
+        lines.append(f"  not evaluated: {count} patients ({reason})")
     lines.append("")
     method = change.attrs.get("method", "")
-    lines.append(f"Reliable change from first to last score ({method}):")
+    cutoff = change.attrs.get("cutoff")
+    with_cutoff = f", clinical cut-off {cutoff:g}" if cutoff is not None else ""
+    lines.append(f"Reliable change from first to last score ({method}{with_cutoff}):")
     summary = change_summary(change)
-    for row in summary.itertuples(index=False):
-        lines.append(f"  {row.category:<14}{row.n:>7}  {100 * row.percent:5.1f}%")
+    for category, n, percent in summary[["category", "n", "percent"]].itertuples(index=False):
+        lines.append(f"  {category!s:<14}{int(n):>7}  {100 * float(percent):5.1f}%")
     lines.append("")
     lines.append("Events by detector:")
     if len(events):
         counts = events.groupby(["detector", "level"]).size().unstack(fill_value=0)
-        for detector, row in counts.iterrows():
-            parts = ", ".join(f"{int(n)} {level}" for level, n in row.items() if n)
+        for detector, per_level in counts.iterrows():
+            parts = ", ".join(f"{int(n)} {level}" for level, n in per_level.items() if n)
             patients = events.loc[events["detector"] == detector, "patient"].nunique()
             lines.append(f"  {detector:<24}{parts} ({patients} patients)")
     else:
@@ -113,6 +116,7 @@ def _report(
 
 
 def _screen(args: argparse.Namespace) -> int:
+    from . import instruments
     from .core.reliable_change import reliable_change
     from .screen import screen
 
@@ -130,7 +134,9 @@ def _screen(args: argparse.Namespace) -> int:
     if args.risk_item:
         screen_options["risk_item"] = args.risk_item
     events = screen(data, detectors=detectors, **common, **screen_options)  # type: ignore[arg-type]
-    change = reliable_change(data, **common)  # type: ignore[arg-type]
+    inst = instruments.get(instrument) if instrument else None  # type: ignore[arg-type]
+    cutoff = "caseness" if inst is not None and inst.caseness is not None else None
+    change = reliable_change(data, **common, cutoff=cutoff)  # type: ignore[arg-type]
 
     source = "the bundled example data" if args.example else str(args.file)
     report = _report(data, change, events, source)

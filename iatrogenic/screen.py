@@ -43,10 +43,13 @@ def _resolve_detectors(detectors: str | Detector | Iterable[str | Detector]) -> 
 def _sort_events(events: pd.DataFrame, long: LongData) -> pd.DataFrame:
     """Order events by patient (input order of patients), then session, then detector."""
     keys = pd.DataFrame(
-        {"_code": long.codes, "session": long.frame["time"].to_numpy(dtype=object),
-         "_order": long.order}
+        {
+            "_code": long.codes,
+            "session": long.frame["time"].to_numpy(dtype=object),
+            "_order": long.order,
+        }
     )
-    code = long.patients.get_indexer(events["patient"].to_numpy())
+    code = long.patients.get_indexer(pd.Index(events["patient"]))
     ordered = events.assign(_code=code).merge(keys, on=["_code", "session"], how="left")
     return (
         ordered.sort_values(["_code", "_order", "detector"], kind="stable", na_position="last")
@@ -149,9 +152,9 @@ def screen(
     }
     explicit = {key: col for key, col in named.items() if col is not None}
     check_columns(data, explicit, caller=caller)
-    if risk_item is None and inst is not None and inst.risk_item is not None:
-        if inst.risk_item.column in data.columns:
-            explicit["risk_item"] = inst.risk_item.column
+    default_risk = inst.risk_item.column if inst is not None and inst.risk_item else None
+    if risk_item is None and default_risk is not None and default_risk in data.columns:
+        explicit["risk_item"] = default_risk
     options: dict[str, Any] = {}
     if items is not None:
         check_columns(data, {f"items[{i}]": col for i, col in enumerate(items)}, caller=caller)

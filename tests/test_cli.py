@@ -19,7 +19,14 @@ def test_screen_example_writes_events_and_report(tmp_path, capsys):
     assert "reliable_deterioration" in printed
     events = pd.read_csv(tmp_path / "events.csv")
     assert list(events.columns) == [
-        "patient", "detector", "harm", "session", "level", "value", "threshold", "evidence"
+        "patient",
+        "detector",
+        "harm",
+        "session",
+        "level",
+        "value",
+        "threshold",
+        "evidence",
     ]
     assert len(events) > 0
     assert (tmp_path / "report.txt").read_text().startswith("iatrogenic")
@@ -34,11 +41,27 @@ def test_screen_user_file(tmp_path, capsys):
     path = tmp_path / "mine.csv"
     data.to_csv(path, index=False)
     out = tmp_path / "out"
-    status = main(["screen", str(path), "--instrument", "phq9", "--patient", "id",
-                   "--time", "visit", "--score", "phq", "--out", str(out)])
+    status = main(
+        [
+            "screen",
+            str(path),
+            "--instrument",
+            "phq9",
+            "--patient",
+            "id",
+            "--time",
+            "visit",
+            "--score",
+            "phq",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     events = pd.read_csv(out / "events.csv")
-    assert events["patient"].tolist() == [1]
+    deteriorated = events[events["detector"] == "reliable_deterioration"]
+    assert deteriorated["patient"].tolist() == [1]  # 10 -> 22 is reliable; 20 -> 8 improves
+    assert deteriorated["session"].tolist() == [3]
 
 
 @pytest.mark.parametrize(
@@ -68,7 +91,8 @@ def test_missing_file(tmp_path, capsys):
 def test_console_script_entry_point(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "iatrogenic.cli", "screen", "--example", "--out", str(tmp_path)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "events.csv").exists()

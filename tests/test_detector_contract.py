@@ -115,5 +115,6 @@ def test_all_detectors_declare_invalid_params():
 
 def test_unknown_detector_lists_valid_names():
     with pytest.raises(exc.UnknownNameError, match="reliable_deterioration"):
-        ia.screen(pd.DataFrame({"patient": [1], "session": [1], "score": [1.0]}),
-                  detectors=["nope"])
+        ia.screen(
+            pd.DataFrame({"patient": [1], "session": [1], "score": [1.0]}), detectors=["nope"]
+        )

@@ -27,8 +27,9 @@ def test_threshold_is_the_jacobson_truax_critical_difference():
     expected = 1.959963984540054 * 5 * np.sqrt(0.4)
     assert critical_difference(5, 0.8) == pytest.approx(expected, rel=1e-12)
     data = _course({"a": [10, 16, 17, 12], "b": [10, 10, 16.1, 16.3]})
-    events = ia.screen(data, detectors=[ia.get_detector("reliable_deterioration", reliability=0.8,
-                                                         sd=5.0)])
+    events = ia.screen(
+        data, detectors=[ia.get_detector("reliable_deterioration", reliability=0.8, sd=5.0)]
+    )
     # a: +6 is not > 6.198, +7 is; b: +6.1 no, +6.3 yes.
     assert events["patient"].tolist() == ["a", "b"]
     assert events["session"].tolist() == [3, 4]
@@ -40,12 +41,17 @@ def test_threshold_is_the_jacobson_truax_critical_difference():
 
 def test_fixed_rule_boundary():
     data = _course({"a": [8, 14], "b": [8, 13]})
-    strict = ia.screen(data, instrument="phq9",
-                       detectors=[ia.get_detector("reliable_deterioration", rule="fixed")])
+    strict = ia.screen(
+        data,
+        instrument="phq9",
+        detectors=[ia.get_detector("reliable_deterioration", rule="fixed", boundary="strict")],
+    )
     assert strict.empty  # PHQ-9 rule is 6 points; strict needs more than 6
+    # Default for the fixed rule: inclusive, as published ("6 points or more").
     inclusive = ia.screen(
-        data, instrument="phq9",
-        detectors=[ia.get_detector("reliable_deterioration", rule="fixed", boundary="inclusive")],
+        data,
+        instrument="phq9",
+        detectors=[ia.get_detector("reliable_deterioration", rule="fixed")],
     )
     assert inclusive["patient"].tolist() == ["a"]
     assert inclusive["threshold"].tolist() == [6.0]
@@ -54,15 +60,17 @@ def test_fixed_rule_boundary():
 
 def test_new_spell_of_deterioration_raises_a_new_event():
     data = _course({"a": [5, 15, 6, 16]})
-    events = ia.screen(data, detectors=[ia.get_detector("reliable_deterioration", reliability=0.9,
-                                                         sd=4.0)])
+    events = ia.screen(
+        data, detectors=[ia.get_detector("reliable_deterioration", reliability=0.9, sd=4.0)]
+    )
     assert events["session"].tolist() == [2, 4]
 
 
 def test_missing_scores_are_skipped_not_fatal():
     data = _course({"a": [np.nan, 5, np.nan, 15], "b": [np.nan, np.nan]})
-    events = ia.screen(data, detectors=[ia.get_detector("reliable_deterioration", reliability=0.9,
-                                                         sd=4.0)])
+    events = ia.screen(
+        data, detectors=[ia.get_detector("reliable_deterioration", reliability=0.9, sd=4.0)]
+    )
     assert events["session"].tolist() == [4]
     assert "intake 5 at session 2" in events["evidence"].iloc[0]
 
@@ -71,8 +79,10 @@ def test_skipped_detector_is_reported():
     data = _course({"a": [5, 15]})
     events = ia.screen(data)
     assert events.empty
-    assert {"detector": "reliable_deterioration",
-            "reason": "needs reliability (pass instrument= or reliability=)"} in events.attrs["skipped"]
+    assert {
+        "detector": "reliable_deterioration",
+        "reason": "needs reliability (pass instrument= or reliability=)",
+    } in events.attrs["skipped"]
 
 
 def test_named_but_absent_column_is_an_error():
@@ -108,9 +118,7 @@ def test_direction_symmetry(scores):
     detector = ia.get_detector("reliable_deterioration", reliability=0.85, sd=5.0)
     lower = ia.screen(data, detectors=[detector], better="lower")
     higher = ia.screen(data.assign(score=-data["score"]), detectors=[detector], better="higher")
-    pd.testing.assert_frame_equal(
-        lower.drop(columns="evidence"), higher.drop(columns="evidence")
-    )
+    pd.testing.assert_frame_equal(lower.drop(columns="evidence"), higher.drop(columns="evidence"))
 
 
 @settings(max_examples=15, deadline=None, derandomize=True)
@@ -120,8 +128,9 @@ def test_patient_relabelling(offset):
     relabel = {p: f"X{i + offset}" for i, p in enumerate(sorted(data["patient"].unique()))}
     detector = ia.get_detector("reliable_deterioration", reliability=0.89, sd=5.0)
     base = ia.screen(data, detectors=[detector], score="phq9")
-    renamed = ia.screen(data.assign(patient=data["patient"].map(relabel)), detectors=[detector],
-                        score="phq9")
+    renamed = ia.screen(
+        data.assign(patient=data["patient"].map(relabel)), detectors=[detector], score="phq9"
+    )
     back = {v: k for k, v in relabel.items()}
     restored = renamed.assign(patient=renamed["patient"].map(back))
     key = ["patient", "session"]

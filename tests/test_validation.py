@@ -65,7 +65,9 @@ def test_text_occasions_keep_order_of_appearance():
 
 
 def test_ordered_categorical_occasions_follow_categories():
-    times = pd.Categorical(["end", "start", "mid"], categories=["start", "mid", "end"], ordered=True)
+    times = pd.Categorical(
+        ["end", "start", "mid"], categories=["start", "mid", "end"], ordered=True
+    )
     raw = pd.DataFrame({"id": [1, 1, 1], "t": times, "s": [3, 1, 2]})
     long = prepare_long(raw, patient="id", time="t", score="s", caller="test")
     assert long.frame["time"].astype(str).tolist() == ["start", "mid", "end"]
@@ -120,15 +122,17 @@ def test_duplicate_patient_time_rows():
 
 def test_out_of_range_scores_name_the_source():
     with pytest.raises(exc.OutOfRangeError) as info:
-        _prepare(_long(phq=[10, 30, 15, -1, 2]), score_range=(0, 27), range_source="instrument 'phq9'")
+        _prepare(
+            _long(phq=[10, 30, 15, -1, 2]), score_range=(0, 27), range_source="instrument 'phq9'"
+        )
     message = str(info.value)
     assert "instrument 'phq9'" in message and "2 rows" in message and "[0, 27]" in message
 
 
 def test_missing_patient_or_time():
-    with pytest.raises(exc.InvalidValueError, match="'id'.*missing"):
+    with pytest.raises(exc.InvalidValueError, match=r"'id'.*missing"):
         _prepare(_long(id=["a", None, "a", "b", "b"]))
-    with pytest.raises(exc.InvalidValueError, match="'week'.*missing"):
+    with pytest.raises(exc.InvalidValueError, match=r"'week'.*missing"):
         _prepare(_long(week=[1, 2, np.nan, 3, 4]))
 
 
@@ -143,11 +147,17 @@ def test_check_choice_message():
 
 @pytest.mark.parametrize(
     ("value", "error"),
-    [(None, exc.ParameterTypeError), ("0.8", exc.ParameterTypeError), (True, exc.ParameterTypeError),
-     (1.5, exc.ParameterError), (0.0, exc.ParameterError), (float("nan"), exc.ParameterError)],
+    [
+        (None, exc.ParameterTypeError),
+        ("0.8", exc.ParameterTypeError),
+        (True, exc.ParameterTypeError),
+        (1.5, exc.ParameterError),
+        (0.0, exc.ParameterError),
+        (float("nan"), exc.ParameterError),
+    ],
 )
 def test_check_number_rejects(value, error):
-    with pytest.raises(error, match="'reliability' parameter of f()"):
+    with pytest.raises(error, match=r"'reliability' parameter of f\(\)"):
         check_number(value, name="reliability", caller="f", low=0, high=1, low_inclusive=False)
 
 
@@ -170,8 +180,11 @@ def test_describe_rows_truncates():
 def test_row_order_does_not_matter(permutation):
     rng = np.random.default_rng(7)
     raw = pd.DataFrame(
-        {"id": np.repeat([3, 1, 2], 4), "week": np.tile([1, 2, 3, 4], 3),
-         "phq": rng.integers(0, 27, 12).astype(float)}
+        {
+            "id": np.repeat([3, 1, 2], 4),
+            "week": np.tile([1, 2, 3, 4], 3),
+            "phq": rng.integers(0, 27, 12).astype(float),
+        }
     )
     reference = _prepare(raw).frame
     shuffled = _prepare(raw.iloc[list(permutation)]).frame

@@ -28,12 +28,13 @@ __all__ = [
     "Detector",
     "ScreenInput",
     "empty_events",
+    "label",
     "make_events",
 ]
 
 #: Harm types of the taxonomy (``shared/design/HARMS.md``): key -> what the data shows.
 HARMS: dict[str, str] = {
-    "deterioration": "symptoms worsen: reliable deterioration from intake, or functional to clinical",
+    "deterioration": "symptoms worsen: reliable deterioration, or functional to clinical range",
     "sudden_worsening": "a sudden loss between adjacent sessions",
     "off_track": "score beyond the expected-treatment-response band for similar patients",
     "worsening_course": "patient-level slope credibly in the harmful direction",
@@ -42,7 +43,7 @@ HARMS: dict[str, str] = {
     "disengagement": "missed sessions accumulate, gaps lengthen, unplanned ending",
     "alliance_rupture": "alliance below its concern threshold or dropping",
     "dependency": "treatment far past the expected dose without reliable improvement",
-    "secondary_worsening": "a secondary measure (hopelessness, stigma, self-esteem) reliably worsens",
+    "secondary_worsening": "a second measure (hopelessness, stigma, self-esteem) reliably worsens",
     "provider": "a therapist's clients deteriorate more often than their case mix predicts",
     "medication": "polypharmacy, long benzodiazepine courses, abrupt stops, minors",
 }
@@ -92,7 +93,7 @@ class ScreenInput:
     options: dict[str, Any] = field(default_factory=dict)
 
     def has(self, need: str) -> bool:
-        """True when the input ``need`` (``"score"``, a column keyword, ``"medications"``) exists."""
+        """True when the input ``need`` ("score", a column keyword, "medications") exists."""
         if need == "score":
             return bool(self.long.columns.get("score"))
         if need == "medications":
@@ -137,6 +138,21 @@ class Detector(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def label(value: Any) -> str:
+    """A session or score as it reads in evidence text: ``3``, ``pre``, ``2024-01-08``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return (
+            str(pd.Timestamp(value).date())
+            if pd.Timestamp(value).time() == pd.Timestamp(0).time()
+            else str(pd.Timestamp(value))
+        )
+    return str(value)
 
 
 def empty_events() -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pandas as pd
 from .._validation import check_choice, check_number
 from ..core.rci import critical_difference
 from ..exceptions import ParameterError
-from .base import Detector, ScreenInput, empty_events, make_events
+from .base import Detector, ScreenInput, empty_events, label, make_events
 from .registry import register_detector
 
 __all__ = ["ReliableDeterioration"]
@@ -40,10 +40,10 @@ class ReliableDeterioration(Detector):
         ``"fixed"`` uses ``points`` or the instrument's published reliable-change threshold.
     points : float, optional
         Fixed threshold in points for ``rule="fixed"``.
-    boundary : {"strict", "inclusive"}, default "strict"
+    boundary : {"strict", "inclusive"}, optional
         Whether a change exactly at the threshold counts (``"inclusive"``) or must exceed it.
-        The fixed published rules ("6 points or more") are inclusive; pass ``boundary="inclusive"``
-        with ``rule="fixed"`` to follow them to the letter.
+        Default: strict for the RCI (``|RCI| > z``, as clinicalsignificance), inclusive for the
+        fixed rules, which are published as "6 points or more".
 
     Examples
     --------
@@ -51,10 +51,11 @@ class ReliableDeterioration(Detector):
     >>> import iatrogenic as ia
     >>> data = pd.DataFrame({"patient": [1, 1, 1, 2, 2], "session": [1, 2, 3, 1, 2],
     ...                      "score": [10, 14, 19, 12, 8]})
-    >>> events = ia.screen(data, instrument="phq9", detectors=["reliable_deterioration"])
-    >>> events[["patient", "session", "value"]]
-      patient session  value
-    0       1       3    9.0
+    >>> rule = ia.get_detector("reliable_deterioration", rule="fixed")  # PHQ-9: 6 points or more
+    >>> events = ia.screen(data, instrument="phq9", detectors=[rule])
+    >>> events[["patient", "session", "value", "threshold"]]
+      patient session  value  threshold
+    0       1       3    9.0        6.0
     """
 
     name = "reliable_deterioration"
@@ -80,24 +81,37 @@ class ReliableDeterioration(Detector):
         alpha: float = 0.05,
         rule: str = "statistical",
         points: float | None = None,
-        boundary: str = "strict",
+        boundary: str | None = None,
     ) -> None:
         caller = "ReliableDeterioration"
         self.reliability = check_number(
-            reliability, name="reliability", caller=caller, low=0, high=1,
-            low_inclusive=False, high_inclusive=False, allow_none=True,
+            reliability,
+            name="reliability",
+            caller=caller,
+            low=0,
+            high=1,
+            low_inclusive=False,
+            high_inclusive=False,
+            allow_none=True,
         )
         self.sd = check_number(
             sd, name="sd", caller=caller, low=0, low_inclusive=False, allow_none=True
         )
         self.alpha = check_number(
-            alpha, name="alpha", caller=caller, low=0, high=1, low_inclusive=False,
+            alpha,
+            name="alpha",
+            caller=caller,
+            low=0,
+            high=1,
+            low_inclusive=False,
             high_inclusive=False,
         )
         self.rule = check_choice(rule, ["statistical", "fixed"], name="rule", caller=caller)
         self.points = check_number(
             points, name="points", caller=caller, low=0, low_inclusive=False, allow_none=True
         )
+        if boundary is None:
+            boundary = "inclusive" if self.rule == "fixed" else "strict"
         self.boundary = check_choice(
             boundary, ["strict", "inclusive"], name="boundary", caller=caller
         )
@@ -155,16 +169,16 @@ class ReliableDeterioration(Detector):
             deteriorated = worsening > threshold
         else:
             deteriorated = worsening >= threshold
-        # An event where the state switches on: deteriorated now, not at the previous scored session.
+        # An event where the state switches on: deteriorated now, not at the previous scored visit.
         previous = np.r_[False, deteriorated[:-1]] & ~first_of_patient
         onset = deteriorated & ~previous
         hits = rows[onset]
         if len(hits) == 0:
             return empty_events()
 
-        intake_rows = rows[first_of_patient][np.searchsorted(
-            row_codes[first_of_patient], codes[hits]
-        )]
+        intake_rows = rows[first_of_patient][
+            np.searchsorted(row_codes[first_of_patient], codes[hits])
+        ]
         evidence = self._evidence(data, hits, intake_rows, worsening[onset], threshold)
         return make_events(
             self,
@@ -197,8 +211,8 @@ class ReliableDeterioration(Detector):
         if caseness is not None:
             harmed = ~caseness.is_clinical(score[intake_rows]) & caseness.is_clinical(score[hits])
         return [
-            f"score {score[i]:g} at session {time[i]!r} vs intake {score[j]:g} at session "
-            f"{time[j]!r}: {w:+g} points worse ({rule})"
+            f"score {score[i]:g} at session {label(time[i])} vs intake {score[j]:g} at session "
+            f"{label(time[j])}: {w:+g} points worse ({rule})"
             + ("; moved from the functional into the clinical range (harmed)" if h else "")
             for i, j, w, h in zip(hits, intake_rows, worsening, harmed, strict=True)
         ]

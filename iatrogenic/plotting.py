@@ -1,0 +1,286 @@
+"""Plots (optional extra): ``pip install 'iatrogenic[plot]'``.
+
+matplotlib is imported inside each plotting function, never at module level, so that
+``import iatrogenic`` works without it and costs nothing when nobody plots. Every function takes
+``ax=None`` (a new figure is made) or an existing Axes, draws on it and returns it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_choice, check_columns, check_dataframe, check_number
+from .exceptions import ParameterTypeError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["CATEGORY_COLORS", "plot_change"]
+
+#: Colour of each reliable-change category (colour-blind-safe diverging palette, ColorBrewer
+#: RdYlGn): greens for better, grey for no reliable change, orange and red for worse.
+CATEGORY_COLORS: dict[str, str] = {
+    "recovered": "#1a9850",
+    "improved": "#91cf60",
+    "unchanged": "#969696",
+    "deteriorated": "#fc8d59",
+    "harmed": "#d73027",
+}
+_OTHER_COLOR = "#4c72b0"  # categories outside the map (e.g. a user's own labels)
+_LINE_COLOR = "#404040"
+INSTALL_HINT = "pip install 'iatrogenic[plot]'"
+
+
+def _require_matplotlib() -> ModuleType:
+    """Import and return ``matplotlib.pyplot``, or fail with the install hint."""
+    try:
+        import matplotlib  # noqa: F401
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(
+            f"Plotting needs matplotlib, which is not installed. Install it with: {INSTALL_HINT}"
+        ) from error
+    return plt
+
+
+def _axes(ax: Any, *, figsize: tuple[float, float], caller: str) -> Axes:
+    """The Axes to draw on: the caller's, or a new figure's."""
+    plt = _require_matplotlib()
+    if ax is None:
+        _figure, new_ax = plt.subplots(figsize=figsize)
+        return new_ax
+    from matplotlib.axes import Axes as _Axes
+
+    if not isinstance(ax, _Axes):
+        raise ParameterTypeError(
+            f"The 'ax' parameter of {caller}() must be a matplotlib Axes or None. "
+            f"Got {type(ax).__name__} instead. Suggestion: fig, ax = plt.subplots()."
+        )
+    return ax
+
+
+def _finite_attr(attrs: Mapping[Any, Any], key: str) -> float | None:
+    """``attrs[key]`` as a finite float, or None when absent, missing or not a number."""
+    value = attrs.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _band_from_attrs(attrs: Mapping[Any, Any]) -> float | None:
+    """Half-width in points of the reliable-change band stored by ``reliable_change``.
+
+    A fixed rule stores ``points``; the statistical JT rule stores ``critical_value`` and
+    ``s_diff``. Other methods (GLN, HLL, EN, NK, HA) have no band parallel to the diagonal, so
+    none is drawn for them unless the caller passes ``band=``.
+    """
+    points = _finite_attr(attrs, "points")
+    if attrs.get("rule") == "fixed" and points is not None:
+        return points
+    critical, s_diff = _finite_attr(attrs, "critical_value"), _finite_attr(attrs, "s_diff")
+    if critical is not None and s_diff is not None:
+        return critical * s_diff
+    if points is not None and attrs.get("rule") is None:
+        return points
+    return None
+
+
+def plot_change(
+    result: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    band: float | None = None,
+    cutoff: float | None = None,
+    better: str | None = None,
+    label: str | None = None,
+    limits: tuple[float, float] | None = None,
+    jitter: float = 0.0,
+    title: str | None = None,
+    legend: bool = True,
+) -> Axes:
+    """Jacobson plot: each patient's post score against the pre score, coloured by category.
+
+    Draws the no-change diagonal, the reliable-change band (two lines parallel to it, ``band``
+    points away), the clinical cut-off as a vertical and a horizontal line when there is one, and
+    one point per evaluated patient, coloured by category (recovered, improved, unchanged,
+    deteriorated, harmed; see :data:`CATEGORY_COLORS`). Patients without a pre or post score are
+    not drawn; the legend counts the patients of each category that are.
+
+    Parameters
+    ----------
+    result : DataFrame
+        The output of :func:`iatrogenic.reliable_change`: columns ``pre``, ``post`` and
+        ``category``; its ``attrs`` supply the band, the cut-off and the direction.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new 7.5 x 5.5 inch figure (the legend sits to the right).
+    band : float, optional
+        Half-width of the reliable-change band in points. By default from ``result.attrs``:
+        ``points`` for a fixed rule, else ``critical_value * s_diff`` (JT). Methods without a
+        band parallel to the diagonal get none unless it is given here.
+    cutoff : float, optional
+        Clinical cut-off in points; by default ``result.attrs["cutoff"]`` when present.
+    better : {"lower", "higher"}, optional
+        Direction of improvement, for the corner labels; by default ``result.attrs["better"]``,
+        else ``"lower"``.
+    label : str, optional
+        Name of the score for the axis labels, e.g. ``"PHQ-9"``.
+    limits : (low, high), optional
+        Range of both axes, e.g. ``(0, 27)``; by default the data, cut-off and a margin.
+    jitter : float, default 0
+        Random shift of up to this many points added to each drawn point (not to the lines), so
+        that patients with the same integer scores do not hide one another. Seeded: the same
+        call draws the same picture.
+    title : str, optional
+        Title; by default ``"Reliable change (<method>)"`` when ``attrs`` names the method.
+    legend : bool, default True
+        Draw the legend.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on. Its artists carry ids (``get_gid()``): ``"no_change"``,
+        ``"band_upper"``, ``"band_lower"``, ``"cutoff_pre"``, ``"cutoff_post"`` for the lines,
+        ``"category:<name>"`` for the points.
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed (install the ``plot`` extra).
+    ParameterError, ParameterTypeError, ColumnNotFoundError
+        For a bad keyword or a result without the columns above.
+
+    Notes
+    -----
+    Jacobson & Truax (1991): a patient's change is reliable when it exceeds
+    ``z * s_diff = z * SD * sqrt(2 * (1 - r))``; the points outside the band are the reliably
+    changed patients, those beyond the cut-off lines changed range.
+
+    References
+    ----------
+    Jacobson, N. S., & Truax, P. (1991). Clinical significance: a statistical approach to
+    defining meaningful change in psychotherapy research. Journal of Consulting and Clinical
+    Psychology, 59(1), 12-19.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from iatrogenic.plotting import plot_change
+    >>> result = pd.DataFrame({
+    ...     "patient": [1, 2, 3], "pre": [20.0, 12.0, 6.0], "post": [8.0, 11.0, 14.0],
+    ...     "category": ["recovered", "unchanged", "harmed"],
+    ... })
+    >>> result.attrs.update(critical_value=1.96, s_diff=2.35, cutoff=10, method="JT")
+    >>> ax = plot_change(result, label="PHQ-9")
+    >>> ax.get_xlabel()
+    'PHQ-9 (pre)'
+    >>> sorted(line.get_gid() for line in ax.get_lines())
+    ['band_lower', 'band_upper', 'cutoff_post', 'cutoff_pre', 'no_change']
+    """
+    caller = "plot_change"
+    check_dataframe(result, caller=caller, name="result")
+    check_columns(result, {"pre": "pre", "post": "post", "category": "category"}, caller=caller)
+    attrs: Mapping[Any, Any] = result.attrs
+    band = check_number(band, name="band", caller=caller, low=0.0, allow_none=True)
+    if band is None:
+        band = _band_from_attrs(attrs)
+    cutoff = check_number(cutoff, name="cutoff", caller=caller, allow_none=True)
+    if cutoff is None:
+        cutoff = _finite_attr(attrs, "cutoff")
+    if better is None:
+        better = attrs.get("better") if attrs.get("better") in ("lower", "higher") else "lower"
+    better = check_choice(better, ["lower", "higher"], name="better", caller=caller)
+    jitter = float(check_number(jitter, name="jitter", caller=caller, low=0.0))
+    if limits is not None:
+        if not isinstance(limits, (tuple, list)) or len(limits) != 2:
+            raise ParameterTypeError(
+                f"The 'limits' parameter of {caller}() must be a (low, high) pair, e.g. "
+                f"limits=(0, 27). Got {limits!r} instead."
+            )
+        low = check_number(limits[0], name="limits[0]", caller=caller)
+        high = check_number(limits[1], name="limits[1]", caller=caller, low=low,
+                            low_inclusive=False)
+        limits = (low, high)
+
+    own_figure = ax is None
+    ax = _axes(ax, figsize=(7.5, 5.5), caller=caller)
+
+    pre = pd.to_numeric(result["pre"], errors="coerce").to_numpy(dtype=np.float64)
+    post = pd.to_numeric(result["post"], errors="coerce").to_numpy(dtype=np.float64)
+    category = result["category"].astype(object).to_numpy()
+    drawn = np.isfinite(pre) & np.isfinite(post) & pd.notna(category)
+
+    if limits is None:
+        values = np.concatenate([pre[drawn], post[drawn]])
+        if cutoff is not None:
+            values = np.append(values, cutoff)
+        low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        margin = max(1.0, 0.05 * (high - low))
+        limits = (low - margin, high + margin)
+    low, high = limits
+    span = np.array([low, high])
+
+    ax.plot(span, span, color=_LINE_COLOR, linewidth=1.0, label="no change", gid="no_change")
+    if band is not None and band > 0:
+        band_label = f"reliable change band (±{band:.2f})"
+        ax.plot(span, span + band, color=_LINE_COLOR, linewidth=0.8, linestyle="--",
+                label=band_label, gid="band_upper")
+        ax.plot(span, span - band, color=_LINE_COLOR, linewidth=0.8, linestyle="--",
+                gid="band_lower")
+    if cutoff is not None:
+        cut_label = f"cut-off ({cutoff:.4g})"
+        ax.axvline(cutoff, color=_LINE_COLOR, linewidth=0.8, linestyle=":", label=cut_label,
+                   gid="cutoff_pre")
+        ax.axhline(cutoff, color=_LINE_COLOR, linewidth=0.8, linestyle=":", gid="cutoff_post")
+
+    x, y = pre[drawn], post[drawn]
+    if jitter > 0:
+        shake = np.random.default_rng(0)
+        x = x + shake.uniform(-jitter, jitter, size=len(x))
+        y = y + shake.uniform(-jitter, jitter, size=len(y))
+    kinds = category[drawn]
+    present = set(kinds.tolist())
+    order = [name for name in CATEGORY_COLORS if name in present]
+    order += sorted(str(name) for name in present if name not in CATEGORY_COLORS)
+    for name in order:
+        mask = kinds == name
+        ax.scatter(x[mask], y[mask], s=18, alpha=0.8, linewidths=0,
+                   color=CATEGORY_COLORS.get(name, _OTHER_COLOR),
+                   label=f"{name} (n={int(mask.sum())})", gid=f"category:{name}", zorder=3)
+
+    # Corner labels say which side of the diagonal is better, so the plot reads the same for
+    # scales where higher is better (e.g. ORS, WEMWBS).
+    worse_y, better_y = (0.97, 0.03) if better == "lower" else (0.03, 0.97)
+    ax.text(0.97, worse_y, "worse", transform=ax.transAxes, ha="right",
+            va="top" if worse_y > 0.5 else "bottom", color="#7f7f7f", fontsize="small")
+    ax.text(0.97, better_y, "better", transform=ax.transAxes, ha="right",
+            va="top" if better_y > 0.5 else "bottom", color="#7f7f7f", fontsize="small")
+
+    ax.set_xlabel(f"{label} (pre)" if label else "pre score")
+    ax.set_ylabel(f"{label} (post)" if label else "post score")
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_aspect("equal", adjustable="box")
+    if title is None and isinstance(attrs.get("method"), str):
+        title = f"Reliable change ({attrs['method']})"
+    if title:
+        ax.set_title(title)
+    if legend:
+        # Outside the square: inside, it would hide the upper-left corner, where the
+        # deteriorated patients are.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  fontsize="small", frameon=False)
+    if own_figure:
+        from matplotlib.figure import Figure
+
+        if isinstance(ax.figure, Figure):
+            ax.figure.tight_layout()
+    return ax
