@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from . import datasets, detectors, exceptions, instruments
 from .core.reliable_change import reliable_change
-from .core.summary import change_summary
-from .core.talking_therapies import talking_therapies_outcomes
+from .core.summary import change_summary, ha_group_summary
+from .core.talking_therapies import talking_therapies_outcomes, talking_therapies_summary
 from .detectors import get_detector, list_detectors
 from .plotting import plot_change
 from .screen import screen
@@ -30,10 +30,12 @@ __all__ = [
     "detectors",
     "exceptions",
     "get_detector",
+    "ha_group_summary",
     "instruments",
     "list_detectors",
     "plot_change",
     "reliable_change",
     "screen",
     "talking_therapies_outcomes",
+    "talking_therapies_summary",
 ]
