@@ -31,8 +31,10 @@ __all__ = [
     "check_choice",
     "check_columns",
     "check_dataframe",
+    "check_fraction",
     "check_number",
     "check_pair",
+    "check_positive",
     "describe_rows",
     "prepare_long",
 ]
@@ -125,6 +127,39 @@ def check_number(
             f"Got {value!r} instead."
         )
     return number
+
+
+def check_fraction(value: Any, *, name: str, caller: str, allow_none: bool = False) -> float | None:
+    """Check a number strictly between 0 and 1 (a reliability, a significance level).
+
+    Examples
+    --------
+    >>> check_fraction(0.05, name="alpha", caller="screen")
+    0.05
+    """
+    return check_number(
+        value,
+        name=name,
+        caller=caller,
+        low=0,
+        high=1,
+        low_inclusive=False,
+        high_inclusive=False,
+        allow_none=allow_none,
+    )
+
+
+def check_positive(value: Any, *, name: str, caller: str, allow_none: bool = False) -> float | None:
+    """Check a finite number above 0 (an SD, a threshold in points).
+
+    Examples
+    --------
+    >>> check_positive(4.5, name="sd", caller="screen")
+    4.5
+    """
+    return check_number(
+        value, name=name, caller=caller, low=0, low_inclusive=False, allow_none=allow_none
+    )
 
 
 def check_pair(value: Any, *, name: str, caller: str) -> tuple[float, float] | None:

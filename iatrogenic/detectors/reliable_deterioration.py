@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_number
+from .._validation import check_choice, check_fraction, check_positive
 from ..core.rci import critical_difference
 from ..exceptions import ParameterError
 from .base import Detector, ScreenInput, empty_events, label, make_events
@@ -84,32 +84,13 @@ class ReliableDeterioration(Detector):
         boundary: str | None = None,
     ) -> None:
         caller = "ReliableDeterioration"
-        self.reliability = check_number(
-            reliability,
-            name="reliability",
-            caller=caller,
-            low=0,
-            high=1,
-            low_inclusive=False,
-            high_inclusive=False,
-            allow_none=True,
+        self.reliability = check_fraction(
+            reliability, name="reliability", caller=caller, allow_none=True
         )
-        self.sd = check_number(
-            sd, name="sd", caller=caller, low=0, low_inclusive=False, allow_none=True
-        )
-        self.alpha = check_number(
-            alpha,
-            name="alpha",
-            caller=caller,
-            low=0,
-            high=1,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
+        self.sd = check_positive(sd, name="sd", caller=caller, allow_none=True)
+        self.alpha = check_fraction(alpha, name="alpha", caller=caller)
         self.rule = check_choice(rule, ["statistical", "fixed"], name="rule", caller=caller)
-        self.points = check_number(
-            points, name="points", caller=caller, low=0, low_inclusive=False, allow_none=True
-        )
+        self.points = check_positive(points, name="points", caller=caller, allow_none=True)
         if boundary is None:
             boundary = "inclusive" if self.rule == "fixed" else "strict"
         self.boundary = check_choice(
