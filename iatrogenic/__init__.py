@@ -15,10 +15,17 @@ from __future__ import annotations
 
 from . import datasets, detectors, exceptions, instruments
 from .core.reliable_change import reliable_change
+from .core.sudden_changes import (
+    count_sudden_change_intervals,
+    sudden_change_cutoff,
+    sudden_change_intervals,
+    sudden_changes,
+    sudden_changes_by_person,
+)
 from .core.summary import change_summary, ha_group_summary
 from .core.talking_therapies import talking_therapies_outcomes, talking_therapies_summary
 from .detectors import get_detector, list_detectors
-from .plotting import plot_change
+from .plotting import plot_change, plot_course
 from .screen import screen
 
 __version__ = "0.1.0"
@@ -26,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "change_summary",
+    "count_sudden_change_intervals",
     "datasets",
     "detectors",
     "exceptions",
@@ -34,8 +42,13 @@ __all__ = [
     "instruments",
     "list_detectors",
     "plot_change",
+    "plot_course",
     "reliable_change",
     "screen",
+    "sudden_change_cutoff",
+    "sudden_change_intervals",
+    "sudden_changes",
+    "sudden_changes_by_person",
     "talking_therapies_outcomes",
     "talking_therapies_summary",
 ]

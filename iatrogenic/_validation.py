@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -129,6 +129,12 @@ def check_number(
     return number
 
 
+@overload
+def check_fraction(
+    value: Any, *, name: str, caller: str, allow_none: Literal[False] = ...
+) -> float: ...
+@overload
+def check_fraction(value: Any, *, name: str, caller: str, allow_none: bool) -> float | None: ...
 def check_fraction(value: Any, *, name: str, caller: str, allow_none: bool = False) -> float | None:
     """Check a number strictly between 0 and 1 (a reliability, a significance level).
 
@@ -149,6 +155,12 @@ def check_fraction(value: Any, *, name: str, caller: str, allow_none: bool = Fal
     )
 
 
+@overload
+def check_positive(
+    value: Any, *, name: str, caller: str, allow_none: Literal[False] = ...
+) -> float: ...
+@overload
+def check_positive(value: Any, *, name: str, caller: str, allow_none: bool) -> float | None: ...
 def check_positive(value: Any, *, name: str, caller: str, allow_none: bool = False) -> float | None:
     """Check a finite number above 0 (an SD, a threshold in points).
 

@@ -15,13 +15,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice, check_columns, check_dataframe, check_number
-from .exceptions import ParameterTypeError
+from ._validation import (
+    check_choice,
+    check_columns,
+    check_dataframe,
+    check_number,
+    prepare_long,
+)
+from .exceptions import ParameterError, ParameterTypeError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["CATEGORY_COLORS", "plot_change"]
+__all__ = ["CATEGORY_COLORS", "plot_change", "plot_course"]
 
 #: Colour of each reliable-change category (colour-blind-safe diverging palette, ColorBrewer
 #: RdYlGn): greens for better, grey for no reliable change, orange and red for worse.
@@ -283,4 +289,94 @@ def plot_change(
 
         if isinstance(ax.figure, Figure):
             ax.figure.tight_layout()
+    return ax
+
+
+#: Colours of sudden changes in plot_course (gain: improvement, loss: worsening).
+_CHANGE_COLORS = {"gain": "#1a9850", "loss": "#d73027"}
+
+
+def plot_course(
+    data: pd.DataFrame,
+    patient_id: Any,
+    *,
+    patient: str = "patient",
+    time: str = "session",
+    score: str = "score",
+    events: pd.DataFrame | None = None,
+    ax: Any = None,
+    title: str | None = None,
+) -> Axes:
+    """Plot one patient's scores over the sessions, with sudden gains and losses marked.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long format: one row per patient and session.
+    patient_id : object
+        The patient to plot (a value of the ``patient`` column).
+    patient, time, score : str
+        Column names of the patient id, the session and the score.
+    events : DataFrame, optional
+        Output of :func:`sudden_changes` (gains, losses, or both concatenated): the patient's
+        rows are drawn as thick coloured segments from ``(session_pre, score_pre)`` to
+        ``(session_post, score_post)``, green for gains and red for losses, reversed ones
+        dashed.
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when None.
+    title : str, optional
+        Default ``"Patient <id>"``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from iatrogenic.core.sudden_changes import sudden_changes
+    >>> from iatrogenic.plotting import plot_course
+    >>> data = pd.DataFrame({"patient": 1, "session": range(1, 9),
+    ...                      "score": [30, 31, 29, 18, 17, 16, 17, 15]})
+    >>> ax = plot_course(data, 1, events=sudden_changes(data, cutoff=7))
+    >>> len(ax.lines)
+    2
+    """
+    caller = "plot_course"
+    long = prepare_long(data, patient=patient, time=time, score=score, caller=caller)
+    rows = long.frame[long.frame["patient"] == patient_id]
+    if len(rows) == 0:
+        shown = ", ".join(repr(p) for p in long.patients[:5])
+        raise ParameterError(
+            f"The 'patient_id' parameter of {caller}() must be a patient in the data (column "
+            f"{patient!r}). Got {patient_id!r}; patients include {shown}."
+        )
+    ax = _axes(ax, figsize=(7.0, 3.5), caller=caller)
+    scored = rows[rows["score"].notna()]
+    ax.plot(scored["time"], scored["score"], color=_LINE_COLOR, marker="o", lw=1.2, ms=4,
+            label="score")
+    if events is not None and len(events):
+        mine = events[events["patient"] == patient_id]
+        labelled: set[str] = set()
+        for kind, color in _CHANGE_COLORS.items():
+            chosen = mine[mine["kind"] == kind]
+            if len(chosen) == 0:
+                continue
+            xs = np.column_stack([chosen["session_pre"], chosen["session_post"],
+                                  np.full(len(chosen), np.nan)]).ravel()
+            ys = np.column_stack([chosen["score_pre"], chosen["score_post"],
+                                  np.full(len(chosen), np.nan)]).ravel()
+            ax.plot(xs, ys, color=color, lw=3.5, solid_capstyle="round",
+                    label=f"sudden {kind}")
+            labelled.add(kind)
+            reversed_ = chosen[chosen["reversal"].astype(bool)]
+            if len(reversed_):
+                ax.scatter(reversed_["session_post"], reversed_["score_post"], marker="x",
+                           color=color, zorder=3, label=f"{kind} later reversed")
+    ax.set_xlabel(long.columns["time"])
+    ax.set_ylabel(long.columns["score"])
+    ax.set_title(title if title is not None else f"Patient {patient_id}")
+    ax.legend(loc="best", fontsize="small", frameon=False)
     return ax

@@ -17,7 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 
 from iatrogenic import exceptions as exc
-from iatrogenic.plotting import CATEGORY_COLORS, INSTALL_HINT, plot_change
+from iatrogenic.core.sudden_changes import sudden_changes
+from iatrogenic.plotting import CATEGORY_COLORS, INSTALL_HINT, plot_change, plot_course
 
 CRITICAL, S_DIFF = 1.959964, 2.345208  # JT for PHQ-9: SD 5, reliability 0.89
 
@@ -210,3 +211,39 @@ def test_import_does_not_import_matplotlib():
     code = "import sys, iatrogenic.plotting; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- plot_course ---------------------------------------------------------------------------
+
+_COURSE = pd.DataFrame({
+    "patient": [1] * 9 + [2] * 9,
+    "session": list(range(1, 10)) * 2,
+    "score": [30, 31, 29, 18, 17, 16, 25, 26, 15, 10, 9, 10, 20, 21, 20, 21, 20, 21],
+})
+
+
+def test_plot_course_marks_gains_and_losses():
+    events = pd.concat([sudden_changes(_COURSE, cutoff=7),
+                        sudden_changes(_COURSE, kind="loss", cutoff=7)], ignore_index=True)
+    ax = plot_course(_COURSE, 1, events=events)
+    labels = [line.get_label() for line in ax.lines]
+    assert labels == ["score", "sudden gain"]
+    assert ax.get_title() == "Patient 1"
+    assert len(ax.collections) == 1  # the gain at 3 -> 4 is reversed (25 at session 7)
+    ax2 = plot_course(_COURSE, 2, events=events)
+    assert [line.get_label() for line in ax2.lines] == ["score", "sudden loss"]
+    plt.close("all")
+
+
+def test_plot_course_on_given_axes_without_events():
+    fig, ax = plt.subplots()
+    out = plot_course(_COURSE, 2, ax=ax, title="x")
+    assert out is ax and len(ax.lines) == 1 and ax.get_title() == "x"
+    plt.close(fig)
+
+
+def test_plot_course_unknown_patient_and_bad_ax():
+    with pytest.raises(exc.ParameterError, match="patient_id"):
+        plot_course(_COURSE, 99)
+    with pytest.raises(exc.ParameterTypeError, match="'ax'"):
+        plot_course(_COURSE, 1, ax="axes")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .base import EVENT_COLUMNS, HARMS, LEVELS, Detector, ScreenInput, empty_events, make_events
 from .registry import get_detector, list_detectors, register_detector, registered_names
 from .reliable_deterioration import ReliableDeterioration
+from .sudden_loss import SuddenLoss
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -16,6 +17,7 @@ __all__ = [
     "Detector",
     "ReliableDeterioration",
     "ScreenInput",
+    "SuddenLoss",
     "empty_events",
     "get_detector",
     "list_detectors",
