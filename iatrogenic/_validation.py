@@ -334,6 +334,26 @@ def _numeric_scores(frame: pd.DataFrame, column: str, keyword: str, caller: str)
     return scores
 
 
+def _sort_rows(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Permutation that sorts rows by patient code, then occasion.
+
+    One int64 key and an unstable sort are about twice as fast as ``np.lexsort`` on millions of
+    rows. The result is still deterministic: duplicate (patient, occasion) keys are an error
+    raised right after, so every key that matters is unique.
+    """
+    span = float(order.max() - order.min()) if len(order) else 0.0
+    whole = bool(np.all(order == np.floor(order)))
+    if whole and span < 2**20:
+        rank = (order - order.min()).astype(np.int64)
+        levels = int(span) + 1
+    else:
+        _, rank = np.unique(order, return_inverse=True)
+        levels = int(rank.max()) + 1 if len(rank) else 1
+    if (int(codes.max()) + 1) * levels >= 2**62:
+        return np.lexsort((order, codes))
+    return np.argsort(codes * levels + rank)
+
+
 def prepare_long(
     data: Any,
     *,
@@ -416,7 +436,7 @@ def prepare_long(
     if np.any(codes[1:] < codes[:-1]) or np.any(
         (codes[1:] == codes[:-1]) & (order[1:] < order[:-1])
     ):
-        permutation = np.lexsort((order, codes))
+        permutation = _sort_rows(codes, order)
         codes, order = codes[permutation], order[permutation]
     else:
         permutation = None
