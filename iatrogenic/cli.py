@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -78,7 +79,13 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, object]]:
     return data, options
 
 
-def _report(data: pd.DataFrame, change: pd.DataFrame, events: pd.DataFrame, source: str) -> str:
+def _report(
+    data: pd.DataFrame,
+    change: pd.DataFrame,
+    events: pd.DataFrame,
+    patients: pd.DataFrame,
+    source: str,
+) -> str:
     from .core.summary import change_summary
 
     lines = [f"iatrogenic {__version__} screen of {source}"]
@@ -103,10 +110,20 @@ def _report(data: pd.DataFrame, change: pd.DataFrame, events: pd.DataFrame, sour
         counts = events.groupby(["detector", "level"]).size().unstack(fill_value=0)
         for detector, per_level in counts.iterrows():
             parts = ", ".join(f"{int(n)} {level}" for level, n in per_level.items() if n)
-            patients = events.loc[events["detector"] == detector, "patient"].nunique()
-            lines.append(f"  {detector:<24}{parts} ({patients} patients)")
+            n_flagged = events.loc[events["detector"] == detector, "patient"].nunique()
+            lines.append(f"  {detector:<24}{parts} ({n_flagged} patients)")
     else:
         lines.append("  none")
+    lines.append("")
+    lines.append("Patients by worst level:")
+    levels = patients["worst_level"].value_counts()
+    for level in ("alarm", "warning", "none"):
+        lines.append(f"  {level:<14}{int(levels.get(level, 0)):>7}")
+    flagged = patients[patients["worst_level"] != "none"]
+    if len(flagged):
+        harms = flagged["harms"].str.split(", ").explode().value_counts()
+        lines.append("Patients by harm seen:")
+        lines.extend(f"  {harm:<24}{int(n):>7}" for harm, n in harms.items())
     skipped = events.attrs.get("skipped", [])
     if skipped:
         lines.append("")
@@ -133,20 +150,26 @@ def _screen(args: argparse.Namespace) -> int:
     screen_options = {k: options[k] for k in ("therapist",) if k in options}
     if args.risk_item:
         screen_options["risk_item"] = args.risk_item
-    events = screen(data, detectors=detectors, **common, **screen_options)  # type: ignore[arg-type]
+    screened = screen(data, detectors=detectors, summary=True, **common, **screen_options)  # type: ignore[arg-type]
+    events, patients = cast(tuple[pd.DataFrame, pd.DataFrame], screened)
     inst = instruments.get(instrument) if instrument else None  # type: ignore[arg-type]
     cutoff = "caseness" if inst is not None and inst.caseness is not None else None
     change = reliable_change(data, **common, cutoff=cutoff)  # type: ignore[arg-type]
 
     source = "the bundled example data" if args.example else str(args.file)
-    report = _report(data, change, events, source)
+    report = _report(data, change, events, patients, source)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     events.to_csv(out / "events.csv", index=False)
+    patients.to_csv(out / "patients.csv", index=False)
     change.to_csv(out / "reliable_change.csv", index=False)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
     print(report)
-    print(f"\nWrote {out / 'events.csv'}, {out / 'reliable_change.csv'}, {out / 'report.txt'}")
+    written = ", ".join(
+        str(out / name)
+        for name in ("events.csv", "patients.csv", "reliable_change.csv", "report.txt")
+    )
+    print(f"\nWrote {written}")
     return 0
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import time as time_module
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import instruments as _instruments
 from ._validation import LongData, check_choice, check_columns, check_dataframe, prepare_long
 from .detectors.base import EVENT_COLUMNS, Detector, ScreenInput, empty_events
 from .detectors.registry import get_detector, registered_names
-from .exceptions import ParameterTypeError
+from .exceptions import ParameterError, ParameterTypeError
 
-__all__ = ["screen"]
+__all__ = ["screen", "screen_summary"]
 
 #: Optional column keywords of the screen (API.md), in the order they are documented.
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -76,7 +78,8 @@ def screen(
     age: str | None = None,
     items: Sequence[str] | None = None,
     secondary: Mapping[str, str | None] | None = None,
-) -> pd.DataFrame:
+    summary: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Screen long-format outcome data for every kind of harm the detectors know.
 
     Each detector whose inputs are present runs on a validated, sorted copy of ``data``; the others
@@ -104,10 +107,13 @@ def screen(
         Item score columns (for symptom emergence).
     secondary : dict, optional
         Secondary measures: ``{column: instrument name or None}``.
+    summary : bool, default False
+        Also return the per-patient summary of :func:`screen_summary` (every patient of the
+        input, including those without events).
 
     Returns
     -------
-    DataFrame
+    events : DataFrame
         One row per harm event, sorted by patient and session:
 
         - ``patient``: patient id.
@@ -121,7 +127,10 @@ def screen(
         - ``evidence``: the scores or rows behind the event, in words.
 
         ``events.attrs["skipped"]`` lists the detectors that could not run, as dicts
-        ``{"detector": name, "reason": why}``; ``events.attrs["detectors"]`` the ones that ran.
+        ``{"detector": name, "reason": why}``; ``events.attrs["detectors"]`` the ones that ran;
+        ``events.attrs["seconds"]`` the run time of each.
+    patients : DataFrame
+        Only with ``summary=True``: see :func:`screen_summary`.
 
     Examples
     --------
@@ -188,12 +197,15 @@ def screen(
     tables = []
     ran: list[str] = []
     skipped: list[dict[str, str]] = []
+    seconds: dict[str, float] = {}
     for detector in detector_list:
         missing = detector.missing_inputs(screen_input)
         if missing:
             skipped.append({"detector": detector.name, "reason": "needs " + ", ".join(missing)})
             continue
+        started = time_module.perf_counter()
         tables.append(detector.detect(screen_input))
+        seconds[detector.name] = time_module.perf_counter() - started
         ran.append(detector.name)
 
     non_empty = [t for t in tables if len(t)]
@@ -203,4 +215,101 @@ def screen(
     events = events.astype(EVENT_COLUMNS)
     events.attrs["skipped"] = skipped
     events.attrs["detectors"] = ran
+    events.attrs["seconds"] = seconds
+    if summary:
+        return events, screen_summary(events, long.patients)
     return events
+
+
+def screen_summary(events: pd.DataFrame, patients: Iterable[Any] | None = None) -> pd.DataFrame:
+    """One row per patient: the worst level, the harms seen and the first alarm.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event table of :func:`screen`.
+    patients : iterable, optional
+        Every patient to report, in order (e.g. ``data["patient"].unique()``); patients without
+        events get a row with ``worst_level="none"``. Default: the patients with events.
+
+    Returns
+    -------
+    DataFrame
+        - ``patient``: patient id.
+        - ``worst_level``: ``"alarm"``, ``"warning"`` or ``"none"``.
+        - ``n_alarms``, ``n_warnings``: numbers of events of each level.
+        - ``harms``: the harm types seen, sorted, ``", "``-joined (empty when none).
+        - ``detectors``: the detectors that raised events, sorted, ``", "``-joined.
+        - ``first_alarm_session``: the session of the patient's first alarm (missing if none).
+        - ``first_event_session``: the session of the first event of any level.
+
+    Examples
+    --------
+    >>> import iatrogenic as ia
+    >>> data = ia.datasets.load_example()
+    >>> events, patients = ia.screen(data, score="phq9", instrument="phq9", summary=True)
+    >>> len(patients) == data["patient"].nunique()
+    True
+    >>> patients["worst_level"].value_counts().index.tolist()
+    ['none', 'alarm', 'warning']
+    """
+    columns = [
+        "patient",
+        "worst_level",
+        "n_alarms",
+        "n_warnings",
+        "harms",
+        "detectors",
+        "first_alarm_session",
+        "first_event_session",
+    ]
+    ids = pd.Index(
+        pd.unique(np.asarray(events["patient"], dtype=object))
+        if patients is None
+        else np.asarray(list(patients), dtype=object)
+    )
+    code = ids.get_indexer(pd.Index(events["patient"]))
+    if (code < 0).any():
+        unknown = pd.unique(events["patient"].to_numpy()[code < 0])[:5]
+        raise ParameterError(
+            f"screen_summary() got events for patients missing from 'patients', e.g. "
+            f"{[_plain(p) for p in unknown]}. Pass every patient of the data, or leave "
+            "patients=None."
+        )
+    n = len(ids)
+    alarm = (events["level"] == "alarm").to_numpy()
+    n_alarms = np.bincount(code[alarm], minlength=n)
+    n_warnings = np.bincount(code[~alarm], minlength=n)
+    worst = np.where(n_alarms > 0, "alarm", np.where(n_warnings > 0, "warning", "none"))
+    # Events arrive sorted by patient and session, so the first row per patient is the first event.
+    first_event = pd.Series(events["session"].to_numpy(), index=code).groupby(level=0).first()
+    first_alarm = (
+        pd.Series(events["session"].to_numpy()[alarm], index=code[alarm]).groupby(level=0).first()
+    )
+    joined = (
+        events.assign(_code=code)
+        .groupby("_code")
+        .agg(harms=("harm", _join_sorted), detectors=("detector", _join_sorted))
+    )
+    out = pd.DataFrame(
+        {
+            "patient": ids.to_numpy(),
+            "worst_level": worst,
+            "n_alarms": n_alarms,
+            "n_warnings": n_warnings,
+            "harms": joined["harms"].reindex(range(n), fill_value="").to_numpy(),
+            "detectors": joined["detectors"].reindex(range(n), fill_value="").to_numpy(),
+            "first_alarm_session": first_alarm.reindex(range(n)).to_numpy(dtype=object),
+            "first_event_session": first_event.reindex(range(n)).to_numpy(dtype=object),
+        },
+        columns=columns,
+    )
+    return out
+
+
+def _join_sorted(values: pd.Series) -> str:
+    return ", ".join(sorted(set(values)))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
