@@ -26,7 +26,7 @@ from .core.summary import change_summary, ha_group_summary
 from .core.talking_therapies import talking_therapies_outcomes, talking_therapies_summary
 from .detectors import get_detector, list_detectors
 from .plotting import plot_change, plot_course
-from .screen import screen
+from .screen import screen, screen_summary
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ __all__ = [
     "plot_course",
     "reliable_change",
     "screen",
+    "screen_summary",
     "sudden_change_cutoff",
     "sudden_change_intervals",
     "sudden_changes",

@@ -139,3 +139,37 @@ def test_patient_relabelling(offset):
         restored.sort_values(key, key=lambda c: c.astype(str)).reset_index(drop=True),
         check_dtype=False,
     )
+
+
+def test_screen_summary_keeps_every_patient():
+    data = _course({"a": [5, 15, 16], "b": [10, 9], "c": [np.nan, np.nan]})
+    detector = ia.get_detector("reliable_deterioration", reliability=0.9, sd=4.0)
+    events, patients = ia.screen(data, detectors=[detector], summary=True)
+    assert patients["patient"].tolist() == ["a", "b", "c"]
+    assert patients["worst_level"].tolist() == ["alarm", "none", "none"]
+    assert patients["n_alarms"].tolist() == [1, 0, 0]
+    assert patients["harms"].tolist() == ["deterioration", "", ""]
+    assert patients["first_alarm_session"].tolist()[0] == 2
+    assert pd.isna(patients["first_alarm_session"].iloc[1])
+
+
+def test_screen_summary_of_hand_made_events():
+    events = pd.DataFrame(
+        {
+            "patient": ["x", "x", "y"],
+            "detector": ["d1", "d2", "d1"],
+            "harm": ["self_harm", "deterioration", "self_harm"],
+            "session": [2, 5, 3],
+            "level": ["warning", "alarm", "warning"],
+            "value": [1.0, 8.0, 1.0],
+            "threshold": [0.0, 6.0, 0.0],
+            "evidence": ["e", "e", "e"],
+        }
+    )
+    table = ia.screen_summary(events, ["x", "y", "z"])
+    assert table["worst_level"].tolist() == ["alarm", "warning", "none"]
+    assert table["harms"].tolist() == ["deterioration, self_harm", "self_harm", ""]
+    assert table["first_event_session"].tolist()[:2] == [2, 3]
+    assert table["first_alarm_session"].tolist()[0] == 5
+    with pytest.raises(exc.ParameterError, match="missing from 'patients'"):
+        ia.screen_summary(events, ["x"])
