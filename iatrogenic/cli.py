@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, Literal, cast
 
 import pandas as pd
 
@@ -20,7 +20,20 @@ from .exceptions import IatrogenicError
 __all__ = ["main"]
 
 EXAMPLE_SCORE = "phq9"
-EXAMPLE_COLUMNS = {"therapist": "therapist", "date": "date", "attendance": "attendance"}
+
+
+#: Column keywords of ``ia.screen`` that the command line takes as ``--keyword COLUMN``.
+COLUMN_OPTIONS = ("risk_item", "alliance", "attendance", "date", "therapist", "age", "ending")
+
+#: The example data's columns for those keywords.
+EXAMPLE_COLUMNS = {
+    "therapist": "therapist",
+    "attendance": "attendance",
+    "date": "date",
+    "alliance": "srs",
+    "age": "age",
+    "ending": "end_reason",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,8 +56,18 @@ def _parser() -> argparse.ArgumentParser:
     screen.add_argument("--time", default="session", help="session (occasion) column")
     screen.add_argument("--score", default=None, help="score column (default 'score')")
     screen.add_argument("--better", choices=["lower", "higher"], help="direction of improvement")
-    screen.add_argument("--risk-item", help="column with the instrument's self-harm item")
-    screen.add_argument("--therapist", help="therapist id column")
+    for keyword in COLUMN_OPTIONS:
+        screen.add_argument(
+            f"--{keyword.replace('_', '-')}",
+            dest=keyword,
+            metavar="COLUMN",
+            help=f"column for {keyword}= of ia.screen",
+        )
+    screen.add_argument("--items", help="comma-separated item score columns")
+    screen.add_argument(
+        "--secondary", help="secondary measures as column=instrument pairs, e.g. gad7=gad7,bhs="
+    )
+    screen.add_argument("--medications", type=Path, help="CSV medication table")
     screen.add_argument(
         "--detectors", default="all", help="comma-separated detector names (default: all)"
     )
@@ -54,29 +77,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, object]]:
-    from . import datasets
-
-    if args.example:
-        data = datasets.load_example()
-        options: dict[str, object] = {
-            "score": args.score or EXAMPLE_SCORE,
-            "instrument": args.instrument or EXAMPLE_SCORE,
-            "therapist": args.therapist or "therapist",
-        }
-        return data, options
-    path: Path = args.file
+def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     try:
-        data = pd.read_csv(path)
+        return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise ValueError(f"could not read {path} as CSV: {first_line}") from error
-    options = {"score": args.score or "score", "instrument": args.instrument}
-    if args.therapist:
-        options["therapist"] = args.therapist
-    return data, options
+
+
+def _secondary(text: str) -> dict[str, str | None]:
+    pairs: dict[str, str | None] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        column, _, instrument = part.partition("=")
+        pairs[column.strip()] = instrument.strip() or None
+    return pairs
+
+
+def _load(
+    args: argparse.Namespace,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
+    """The data, the medication table and the keyword arguments of the screen."""
+    from . import datasets
+
+    options: dict[str, Any] = {}
+    medications = None
+    if args.example:
+        data = datasets.load_example()
+        medications = datasets.load_example_medications()
+        options.update(score=EXAMPLE_SCORE, instrument=EXAMPLE_SCORE)
+        options.update({k: c for k, c in EXAMPLE_COLUMNS.items() if c in data.columns})
+        options["items"] = [c for c in data.columns if c.startswith("phq9_item")][:8]
+        options["secondary"] = {c: i for c, i in {"gad7": "gad7"}.items() if c in data.columns}
+    else:
+        data = _read_csv(args.file)
+        options["score"] = "score"
+    if args.score:
+        options["score"] = args.score
+    if args.instrument:
+        options["instrument"] = args.instrument
+    options.update({k: getattr(args, k) for k in COLUMN_OPTIONS if getattr(args, k)})
+    if args.items:
+        options["items"] = [c.strip() for c in args.items.split(",") if c.strip()]
+    if args.secondary:
+        options["secondary"] = _secondary(args.secondary)
+    if args.medications:
+        medications = _read_csv(args.medications)
+    return data, medications, options
 
 
 def _report(
@@ -137,39 +185,40 @@ def _screen(args: argparse.Namespace) -> int:
     from .core.reliable_change import reliable_change
     from .screen import screen
 
-    data, options = _load(args)
+    data, medications, options = _load(args)
     instrument = options.get("instrument")
-    common = {
+    common: dict[str, Any] = {
         "patient": args.patient,
         "time": args.time,
-        "score": options["score"],
-        "instrument": instrument,
+        "score": options.pop("score"),
+        "instrument": options.pop("instrument", None),
         "better": args.better,
     }
     detectors = args.detectors.split(",") if args.detectors != "all" else "all"
-    screen_options = {k: options[k] for k in ("therapist",) if k in options}
-    if args.risk_item:
-        screen_options["risk_item"] = args.risk_item
-    screened = screen(data, detectors=detectors, summary=True, **common, **screen_options)  # type: ignore[arg-type]
+    screened = screen(
+        data, detectors=detectors, medications=medications, summary=True, **common, **options
+    )
     events, patients = cast(tuple[pd.DataFrame, pd.DataFrame], screened)
-    inst = instruments.get(instrument) if instrument else None  # type: ignore[arg-type]
-    cutoff = "caseness" if inst is not None and inst.caseness is not None else None
-    change = reliable_change(data, **common, cutoff=cutoff)  # type: ignore[arg-type]
+    inst = instruments.get(instrument) if instrument else None
+    cutoff: Literal["caseness"] | None = (
+        "caseness" if inst is not None and inst.caseness is not None else None
+    )
+    change = reliable_change(data, **common, cutoff=cutoff)
 
     source = "the bundled example data" if args.example else str(args.file)
     report = _report(data, change, events, patients, source)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    events.to_csv(out / "events.csv", index=False)
-    patients.to_csv(out / "patients.csv", index=False)
-    change.to_csv(out / "reliable_change.csv", index=False)
+    outputs = {
+        "events.csv": events,
+        "patients.csv": patients,
+        "reliable_change.csv": change,
+    }
+    for name, table in outputs.items():
+        table.to_csv(out / name, index=False)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
     print(report)
-    written = ", ".join(
-        str(out / name)
-        for name in ("events.csv", "patients.csv", "reliable_change.csv", "report.txt")
-    )
-    print(f"\nWrote {written}")
+    print("\nWrote " + ", ".join(str(out / name) for name in [*outputs, "report.txt"]))
     return 0
 
 

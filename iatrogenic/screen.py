@@ -25,6 +25,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "date",
     "therapist",
     "age",
+    "ending",
 )
 NUMERIC_COLUMNS = frozenset({"risk_item", "alliance", "age"})
 
@@ -76,6 +77,7 @@ def screen(
     date: str | None = None,
     therapist: str | None = None,
     age: str | None = None,
+    ending: str | None = None,
     items: Sequence[str] | None = None,
     secondary: Mapping[str, str | None] | None = None,
     summary: bool = False,
@@ -103,6 +105,10 @@ def screen(
         Columns with the instrument's self-harm item (default: the instrument's risk item column
         when present in ``data``), an alliance score, attendance status, session dates, the
         therapist id and age. A named column that is absent is an error.
+    ending : str, optional
+        Column marking how a course ended, ``"planned"`` or ``"unplanned"`` on the last row of a
+        course (missing elsewhere); only an explicit ending counts, since a patient's last row in
+        the data may just be the latest session so far.
     items : list of str, optional
         Item score columns (for symptom emergence).
     secondary : dict, optional
@@ -158,6 +164,7 @@ def screen(
         "date": date,
         "therapist": therapist,
         "age": age,
+        "ending": ending,
     }
     explicit = {key: col for key, col in named.items() if col is not None}
     check_columns(data, explicit, caller=caller)

@@ -17,15 +17,26 @@ from iatrogenic.detectors.registry import registered_names
 NAMES = registered_names()
 
 
+SIMULATED = ia.datasets.simulate(
+    n_patients=120, n_therapists=6, seed=20261127, return_medications=True
+)
+
+
 @pytest.fixture(scope="module")
 def cohort() -> pd.DataFrame:
-    data, _ = ia.datasets.simulate(n_patients=120, n_therapists=6, seed=20261127)
-    return data
+    return SIMULATED[0]
 
 
-def _screen(data: pd.DataFrame, name: str, **kwargs) -> pd.DataFrame:
-    options = {"score": "phq9", "instrument": "phq9", "therapist": "therapist"}
-    options.update(kwargs)
+def _screen(data: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Screen with every optional input the simulated cohort carries, so each detector runs."""
+    medications = SIMULATED[2]
+    options: dict = {"score": "phq9", "instrument": "phq9", "therapist": "therapist"}
+    optional = {"attendance": "attendance", "date": "date", "alliance": "srs", "age": "age",
+                "ending": "end_reason"}
+    options.update({key: col for key, col in optional.items() if col in data.columns})
+    options["items"] = [f"phq9_item{i}" for i in range(1, 9)]
+    options["secondary"] = {"gad7": "gad7"}
+    options["medications"] = medications[medications["patient"].isin(data["patient"])]
     return ia.screen(data, detectors=[name], **options)
 
 

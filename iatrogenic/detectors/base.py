@@ -111,14 +111,28 @@ class Detector(ABC):
 
     name: ClassVar[str]
     harm: ClassVar[str]
+    #: Inputs required: ``"score"``, ``"medications"`` or a column keyword of the screen;
+    #: ``"a|b"`` means either.
     needs: ClassVar[tuple[str, ...]] = ("score",)
     description: ClassVar[str] = ""
     #: Parameter sets that ``__init__`` must reject with a clear error (used by the contract test).
     _invalid_params: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def missing_inputs(self, data: ScreenInput) -> list[str]:
-        """The inputs this detector needs that ``data`` lacks (empty when it can run)."""
-        return [need for need in self.needs if not data.has(need)]
+        """The inputs this detector needs that ``data`` lacks (empty when it can run).
+
+        A need written ``"attendance|date"`` is met by either input.
+        """
+        missing = []
+        for need in self.needs:
+            alternatives = need.split("|")
+            if not any(data.has(alternative) for alternative in alternatives):
+                if len(alternatives) == 1:
+                    missing.append(need)
+                else:
+                    keywords = " or ".join(f"{a}=" for a in alternatives)
+                    missing.append(f"{' or '.join(alternatives)} (pass {keywords})")
+        return missing
 
     @abstractmethod
     def detect(self, data: ScreenInput) -> pd.DataFrame:

@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+from . import atc
 from ._builtin import BUILTIN_INSTRUMENTS
 from .registry import (
     Caseness,
@@ -30,6 +31,7 @@ __all__ = [
     "Instrument",
     "RiskItem",
     "SeverityBand",
+    "atc",
     "get",
     "list",
     "names",

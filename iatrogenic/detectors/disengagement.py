@@ -1,0 +1,565 @@
+"""Disengagement: missed sessions accumulate, gaps lengthen, the course ends unplanned.
+
+This module also holds the helpers that read attendance and dates and follow a patient's score
+from intake, which the dependency detector shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import (
+    check_choice,
+    check_fraction,
+    check_number,
+    check_positive,
+    describe_rows,
+)
+from ..exceptions import ColumnTypeError, InvalidValueError, ParameterError, ParameterTypeError
+from ._sequences import (
+    column_values,
+    group_starts,
+    onsets,
+    position_in_group,
+    run_lengths,
+    within_patient_cumsum,
+)
+from .base import Detector, ScreenInput, empty_events, label, make_events
+from .registry import register_detector
+from .reliable_deterioration import ReliableDeterioration
+
+__all__ = ["ATTENDANCE_VALUES", "ENDING_VALUES", "Disengagement"]
+
+#: Values of an attendance column (case-insensitive); missing values are allowed.
+ATTENDANCE_VALUES: tuple[str, ...] = ("attended", "cancelled", "dna")
+#: Values of an ending column (case-insensitive); missing values are allowed.
+ENDING_VALUES: tuple[str, ...] = ("planned", "unplanned")
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared with the dependency detector (private).
+# --------------------------------------------------------------------------------------------
+
+
+def _bad_values(data: ScreenInput, keyword: str, text: np.ndarray, allowed: Sequence[str]) -> None:
+    bad = np.flatnonzero((text != "") & ~np.isin(text, list(allowed)))
+    if len(bad):
+        column = data.columns[keyword]
+        frame = data.long.frame
+        shown = pd.DataFrame(
+            {"patient": frame["patient"], "session": frame["time"], column: text}
+        )
+        raise InvalidValueError(
+            f"Column {column!r} (given as {keyword}=) must hold "
+            f"{', '.join(map(repr, allowed))} or missing values; "
+            f"{describe_rows(shown, bad, ['patient', 'session', column])}. Suggestion: recode "
+            f"the column, e.g. data[{column!r}].replace({{'did not attend': 'dna'}})."
+        )
+
+
+def category_text(data: ScreenInput, keyword: str, allowed: Sequence[str]) -> np.ndarray:
+    """The column given as ``keyword=`` as lower-case text ('' where missing), checked."""
+    values = pd.Series(column_values(data, keyword), dtype=object)
+    text = values.where(values.notna(), "").astype(str).str.strip().str.lower().to_numpy()
+    _bad_values(data, keyword, text, allowed)
+    return text.astype(object)
+
+
+def attendance_status(data: ScreenInput) -> np.ndarray | None:
+    """Attendance as lower-case text per row, or None without an attendance column."""
+    if "attendance" not in data.columns:
+        return None
+    return category_text(data, "attendance", ATTENDANCE_VALUES)
+
+
+def dates_in_days(data: ScreenInput) -> np.ndarray | None:
+    """Session dates as float days (NaN where missing), or None without a date column.
+
+    Datetimes and date strings are converted; plain numbers are taken as day numbers.
+    """
+    if "date" not in data.columns:
+        return None
+    values = pd.Series(column_values(data, "date"))
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    stamps = pd.to_datetime(values, errors="coerce")
+    bad = np.flatnonzero(stamps.isna().to_numpy() & values.notna().to_numpy())
+    if len(bad):
+        column = data.columns["date"]
+        frame = data.long.frame
+        shown = pd.DataFrame(
+            {"patient": frame["patient"], "session": frame["time"], column: values}
+        )
+        raise ColumnTypeError(
+            f"Column {column!r} (given as date=) must hold dates; "
+            f"{describe_rows(shown, bad, ['patient', 'session', column])}. Suggestion: "
+            f"convert it with pd.to_datetime(data[{column!r}], format=...)."
+        )
+    nanoseconds = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+    nanoseconds[stamps.isna().to_numpy()] = np.nan
+    return nanoseconds / 86_400e9
+
+
+def check_reliable(
+    caller: str,
+    *,
+    rule: str,
+    reliability: float | None,
+    sd: float | None,
+    alpha: float,
+    points: float | None,
+) -> ReliableDeterioration:
+    """Validate the reliable-change parameters under ``caller``'s name; return the rule."""
+    return ReliableDeterioration(
+        reliability=check_fraction(reliability, name="reliability", caller=caller, allow_none=True),
+        sd=check_positive(sd, name="sd", caller=caller, allow_none=True),
+        alpha=check_fraction(alpha, name="alpha", caller=caller),
+        rule=check_choice(rule, ["statistical", "fixed"], name="rule", caller=caller),
+        points=check_positive(points, name="points", caller=caller, allow_none=True),
+    )
+
+
+@dataclass(frozen=True)
+class ScoreCourse:
+    """Each row's view of the patient's score so far (causal: only rows up to it).
+
+    ``intake_row`` and ``latest_row`` are the rows of the first and the last observed score up to
+    and including each row (-1 when none); ``worsening`` is ``latest - intake`` in the harmful
+    direction (NaN when unknown); ``threshold`` is the reliable-change threshold in points (None
+    when it cannot be computed), ``inclusive`` whether a change equal to it counts, ``rule`` a
+    description for evidence text.
+    """
+
+    intake_row: np.ndarray
+    latest_row: np.ndarray
+    worsening: np.ndarray
+    threshold: float | None
+    inclusive: bool
+    rule: str
+
+    def reliably(self, change: np.ndarray) -> np.ndarray:
+        """True where a change (positive in the direction of interest) is reliable."""
+        if self.threshold is None:
+            return np.zeros(len(change), dtype=bool)
+        return change >= self.threshold if self.inclusive else change > self.threshold
+
+    @property
+    def deteriorated(self) -> np.ndarray:
+        return self.reliably(self.worsening)
+
+    @property
+    def improved(self) -> np.ndarray:
+        return self.reliably(-self.worsening)
+
+
+def score_course(data: ScreenInput, reliable: ReliableDeterioration) -> ScoreCourse:
+    """Intake, latest score and reliable change at every row (the rule of ``reliable``)."""
+    long = data.long
+    scores = long.frame["score"].to_numpy(dtype=np.float64)
+    n = len(scores)
+    index = np.arange(n)
+    observed = ~np.isnan(scores)
+    first_row = long.starts[:-1][long.codes]
+    last_seen = np.maximum.accumulate(np.where(observed, index, -1)) if n else index
+    latest = np.where(last_seen >= first_row, last_seen, -1)
+
+    rows = np.flatnonzero(observed)
+    firsts = rows[group_starts(long.codes[rows])]
+    intake_of_patient = np.full(long.n_patients, -1, dtype=np.int64)
+    intake_of_patient[long.codes[firsts]] = firsts
+    intake = np.where(latest >= 0, intake_of_patient[long.codes], -1)
+
+    sign = 1.0 if data.better == "lower" else -1.0
+    known = latest >= 0
+    worsening = np.full(n, np.nan)
+    worsening[known] = sign * (scores[latest[known]] - scores[intake[known]])
+
+    intake_scores = np.full(long.n_patients, np.nan)
+    intake_scores[long.codes[firsts]] = scores[firsts]
+    try:
+        threshold: float | None = reliable._threshold(data, intake_scores)
+    except ParameterError:  # no reliability, no fixed rule: the caller says what is missing
+        threshold = None
+    if threshold is not None and not np.isfinite(threshold):
+        threshold = None
+    if threshold is None:
+        rule = "no reliable-change rule (pass instrument=, reliability= or points=)"
+    elif reliable.rule == "fixed":
+        rule = f"fixed rule: >= {threshold:g} points"
+    else:
+        rule = f"RCI critical difference {threshold:.2f} points at alpha {reliable.alpha:g}"
+    return ScoreCourse(
+        intake_row=intake,
+        latest_row=latest,
+        worsening=worsening,
+        threshold=threshold,
+        inclusive=reliable.boundary == "inclusive",
+        rule=rule,
+    )
+
+
+def describe_change(worsening: float) -> str:
+    """A change from intake in words: ``"3 points worse"``, ``"2 points better"``."""
+    if worsening == 0:
+        return "unchanged"
+    return f"{abs(worsening):g} points {'worse' if worsening > 0 else 'better'}"
+
+
+def _check_int(value: object, name: str, caller: str, low: int, allow_none: bool = False) -> Any:
+    return check_number(
+        value, name=name, caller=caller, low=low, integer=True, allow_none=allow_none
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@register_detector
+class Disengagement(Detector):
+    """Flag missed sessions piling up, lengthening gaps and unplanned endings.
+
+    Needs an attendance column (``attendance=``, values ``attended``, ``cancelled``, ``dna``)
+    or session dates (``date=``), or both; each trigger runs when its input is present. Rows are
+    the patient's scheduled sessions in order.
+
+    Triggers, at the session where each becomes true:
+
+    ==================  =======================================================  ============
+    trigger             rule                                                     level
+    ==================  =======================================================  ============
+    consecutive misses  ``consecutive_warning`` missed sessions in a row         warning
+                        ``consecutive_alarm`` in a row                            alarm
+    rising miss rate    ``window_misses`` or more of the last ``window``         warning
+                        sessions missed, a higher rate than in all the earlier
+                        sessions (at least ``window`` of them)
+    long gap            days since the last attended session (with attendance;   warning
+                        the previous row without) exceed ``gap_factor`` times
+                        the median interval between the patient's earlier
+                        sessions (at least ``min_gaps`` intervals)
+    unplanned ending    the ending column (``ending`` keyword) says              warning
+                        ``unplanned`` on this row
+                        ... after a reliable deterioration from intake           alarm
+    ==================  =======================================================  ============
+
+    A session is missed when its status is in ``missed``; a missing status neither counts as a
+    miss nor as attended (it breaks a run of misses). The rising miss rate and the long gap are
+    raised when their condition starts to hold, not again while it keeps holding.
+
+    One event per session: when several triggers hold, the level is the highest and the evidence
+    lists them all; ``value`` and ``threshold`` belong to the first in the order unplanned
+    ending (points of worsening since intake, the reliable-change threshold), consecutive misses
+    (misses in a row, the count that was reached), rising miss rate (misses in the window,
+    ``window_misses``), long gap (days, ``gap_factor`` x the usual interval).
+
+    Causality: every trigger uses the rows up to the current one. The end of a course is known
+    only from an explicit ending column: the last row of a patient in the data is *not* taken as
+    an ending, because in a live service (or in data cut at any date) the last row so far is just
+    the latest session. The ending column is read row by row: mark the row at which the course
+    ended (``"unplanned"`` or ``"planned"``) and leave the others missing; the first row marked
+    ``"unplanned"`` is flagged. A patient-level column repeated on every row would be flagged at
+    the first session, so reduce it to the last row first.
+
+    Parameters
+    ----------
+    consecutive_warning : int, default 2
+        Missed sessions in a row that raise a warning.
+    consecutive_alarm : int or None, default 3
+        Missed sessions in a row that raise an alarm (at least ``consecutive_warning``); None:
+        off. The defaults follow common NHS did-not-attend policies: two consecutive missed
+        appointments prompt a case review, three lead to discharge (e.g. the GIC did-not-attend
+        policy, gic.nhs.uk).
+    window : int or None, default 4
+        Number of recent scheduled sessions for the rising miss rate; None: off. Project default.
+    window_misses : int, default 2
+        Least misses in the window (at most ``window``). Project default.
+    gap_factor : float or None, default 2.0
+        A gap longer than this multiple of the patient's usual interval is a warning; None: off.
+        Project default (a missed weekly session doubles the interval).
+    min_gaps : int, default 3
+        Earlier intervals needed before the usual interval is trusted. Project default.
+    missed : sequence of str, default ("dna", "cancelled")
+        Attendance values that count as a missed session.
+    rule, reliability, sd, alpha, points
+        The reliable-deterioration rule that makes an unplanned ending an alarm: as
+        :class:`~iatrogenic.detectors.reliable_deterioration.ReliableDeterioration` (same defaults:
+        Jacobson-Truax critical difference at alpha 0.05 with the instrument's reliability).
+        Without a usable rule, unplanned endings are warnings and the evidence says why.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import iatrogenic as ia
+    >>> from iatrogenic.detectors.disengagement import Disengagement
+    >>> data = pd.DataFrame({
+    ...     "patient": 1, "session": range(1, 8), "phq9": [15, 13, 12, 12, None, None, None],
+    ...     "attendance": ["attended"] * 4 + ["dna", "cancelled", "dna"],
+    ...     "date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22",
+    ...                             "2024-02-06", "2024-02-19", "2024-03-04"])})
+    >>> events = ia.screen(data, score="phq9", instrument="phq9", attendance="attendance",
+    ...                    date="date", detectors=[Disengagement()])
+    >>> events[["session", "level", "value", "threshold"]]
+      session    level  value  threshold
+    0       5  warning   15.0       14.0
+    1       6  warning    2.0        2.0
+    2       7    alarm    3.0        3.0
+    >>> print(events.loc[0, "evidence"])
+    session 5 (dna): 15 days since the last attended session (session 4), > 2 x the usual
+    interval 7 days
+    """
+
+    name = "disengagement"
+    harm = "disengagement"
+    #: Either input is enough ("|" reads "or"); see :meth:`missing_inputs`.
+    needs = ("attendance|date",)
+    description = (
+        "Missed sessions in a row (2: warning, 3: alarm), a rising miss rate, gaps longer than "
+        "twice the patient's usual interval, and unplanned endings (alarm after reliable "
+        "deterioration)."
+    )
+    _invalid_params = (
+        {"consecutive_warning": 0},
+        {"consecutive_alarm": 1},
+        {"window": 1},
+        {"window_misses": 9},
+        {"gap_factor": 0.5},
+        {"min_gaps": 0},
+        {"missed": ("dna", "late")},
+        {"missed": "dna"},
+        {"rule": "magic"},
+        {"alpha": 2.0},
+    )
+
+    def __init__(
+        self,
+        *,
+        consecutive_warning: int = 2,
+        consecutive_alarm: int | None = 3,
+        window: int | None = 4,
+        window_misses: int = 2,
+        gap_factor: float | None = 2.0,
+        min_gaps: int = 3,
+        missed: Sequence[str] = ("dna", "cancelled"),
+        rule: str = "statistical",
+        reliability: float | None = None,
+        sd: float | None = None,
+        alpha: float = 0.05,
+        points: float | None = None,
+    ) -> None:
+        caller = "Disengagement"
+        self.consecutive_warning = _check_int(consecutive_warning, "consecutive_warning", caller, 1)
+        self.consecutive_alarm = _check_int(
+            consecutive_alarm, "consecutive_alarm", caller, self.consecutive_warning,
+            allow_none=True,
+        )
+        self.window = _check_int(window, "window", caller, 2, allow_none=True)
+        self.window_misses = check_number(
+            window_misses, name="window_misses", caller=caller, low=1,
+            high=self.window if self.window is not None else None, integer=True,
+        )
+        self.gap_factor = check_number(
+            gap_factor, name="gap_factor", caller=caller, low=1, low_inclusive=False,
+            allow_none=True,
+        )
+        self.min_gaps = _check_int(min_gaps, "min_gaps", caller, 1)
+        if isinstance(missed, str) or not isinstance(missed, Sequence) or not missed:
+            raise ParameterTypeError(
+                f"The 'missed' parameter of {caller}() must be a non-empty list of attendance "
+                f"values, e.g. missed=('dna',). Got {missed!r} instead."
+            )
+        self.missed = tuple(
+            check_choice(value, ["dna", "cancelled"], name="missed", caller=caller)
+            for value in missed
+        )
+        self.rule = rule
+        self.reliability = reliability
+        self.sd = sd
+        self.alpha = alpha
+        self.points = points
+        self._reliable = check_reliable(
+            caller, rule=rule, reliability=reliability, sd=sd, alpha=alpha, points=points
+        )
+        self.rule = self._reliable.rule
+
+    def detect(self, data: ScreenInput) -> pd.DataFrame:
+        long = data.long
+        codes = long.codes
+        n = len(codes)
+        status = attendance_status(data)
+        days = dates_in_days(data)
+        none = np.zeros(n, dtype=bool)
+
+        # Consecutive misses and the rising miss rate.
+        run = np.zeros(n, dtype=np.int64)
+        rate_on = none
+        recent = earlier = n_earlier = np.zeros(n)
+        if status is not None:
+            miss = np.isin(status, list(self.missed))
+            run = run_lengths(miss, codes)
+            if self.window is not None:
+                rate_on, recent, earlier, n_earlier = self._rising_rate(data, miss)
+        run_warn = run == self.consecutive_warning
+        run_alarm = (
+            run == self.consecutive_alarm if self.consecutive_alarm is not None else none
+        )
+
+        # Gaps longer than usual.
+        gap_on, since, usual, last_contact = none, np.zeros(n), np.zeros(n), np.full(n, -1)
+        if days is not None and self.gap_factor is not None:
+            gap_on, since, usual, last_contact = self._long_gaps(data, status, days)
+
+        # Unplanned endings (explicit column only, see the class notes).
+        ending = none
+        course: ScoreCourse | None = None
+        if "ending" in data.columns:
+            ended = category_text(data, "ending", ENDING_VALUES) == "unplanned"
+            ending = ended & (within_patient_cumsum(ended.astype(np.int64), data) == 1)
+            course = score_course(data, self._reliable)
+        deteriorated = course.deteriorated if course is not None else none
+
+        alarm = run_alarm | (ending & deteriorated)
+        hit = alarm | run_warn | rate_on | gap_on | ending
+        if not hit.any():
+            return empty_events()
+
+        worsening = course.worsening if course is not None else np.full(n, np.nan)
+        rc_threshold = (
+            course.threshold if course is not None and course.threshold is not None else np.nan
+        )
+        run_value = run.astype(np.float64)
+        value = np.select(
+            [ending, run_alarm | run_warn, rate_on],
+            [np.nan_to_num(worsening, nan=0.0), run_value, recent],
+            since,
+        )
+        threshold = np.select(
+            [ending, run_alarm, run_warn, rate_on],
+            [np.full(n, rc_threshold), np.full(n, float(self.consecutive_alarm or 0)),
+             np.full(n, float(self.consecutive_warning)),
+             np.full(n, float(self.window_misses))],
+            (self.gap_factor or 0.0) * usual,
+        )
+
+        picked = np.flatnonzero(hit)
+        frame = long.frame
+        times = frame["time"].to_numpy()
+        scores = frame["score"].to_numpy(dtype=np.float64)
+
+        def reasons(i: int) -> str:
+            parts = []
+            if ending[i] and course is not None:
+                parts.append(self._ending_text(i, course, scores, times))
+            if run_alarm[i] or run_warn[i]:
+                parts.append(
+                    f"{run[i]} missed sessions in a row (sessions {label(times[i - run[i] + 1])}"
+                    f" to {label(times[i])})"
+                )
+            if rate_on[i]:
+                window = int(self.window or 0)
+                parts.append(
+                    f"{label(recent[i])} of the last {window} sessions missed (sessions "
+                    f"{label(times[i - window + 1])} to {label(times[i])}) vs "
+                    f"{label(earlier[i])} of the {label(n_earlier[i])} before"
+                )
+            if gap_on[i]:
+                since_what = "attended session" if status is not None else "session"
+                parts.append(
+                    f"{label(round(since[i], 1))} days since the last {since_what} (session "
+                    f"{label(times[last_contact[i]])}), > {label(self.gap_factor)} x the usual "
+                    f"interval {label(round(usual[i], 1))} days"
+                )
+            state = f" ({status[i]})" if status is not None and status[i] else ""
+            return f"session {label(times[i])}{state}: " + "; ".join(parts)
+
+        return make_events(
+            self,
+            patient=frame["patient"].to_numpy()[picked],
+            session=times[picked],
+            level=np.where(alarm[picked], "alarm", "warning"),
+            value=value[picked],
+            threshold=threshold[picked],
+            evidence=[reasons(int(i)) for i in picked],
+        )
+
+    def _rising_rate(
+        self, data: ScreenInput, miss: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Onsets of a rising miss rate; misses in the window, before it, and rows before it."""
+        window = int(self.window or 0)
+        codes = data.long.codes
+        misses = within_patient_cumsum(miss.astype(np.int64), data).astype(np.float64)
+        position = position_in_group(codes)
+        # A rate needs an earlier spell to rise from: at least a full window before this one.
+        enough = position >= 2 * window - 1
+        before = np.zeros(len(codes))
+        shifted = np.flatnonzero(enough)
+        before[shifted] = misses[shifted - window]
+        recent = misses - before
+        earlier_rate = np.divide(
+            before, position - window + 1, out=np.zeros(len(codes)), where=enough
+        )
+        rising = enough & (recent >= self.window_misses) & (recent / window > earlier_rate)
+        n_before = np.where(enough, position - window + 1, 0).astype(np.float64)
+        return onsets(rising, codes), recent, before, n_before
+
+    def _long_gaps(
+        self, data: ScreenInput, status: np.ndarray | None, days: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        codes = data.long.codes
+        dated = ~np.isnan(days)
+        contact = dated & (status == "attended" if status is not None else True)
+        contact_rows = np.flatnonzero(contact)
+        contact_codes = codes[contact_rows]
+        interval = np.diff(days[contact_rows], prepend=np.nan)
+        interval[group_starts(contact_codes)] = np.nan
+        # Median of the intervals up to each contact, once min_gaps of them exist (pandas
+        # expanding median runs per patient in compiled code).
+        usual_at_contact = (
+            pd.Series(interval)
+            .groupby(contact_codes, sort=False)
+            .expanding(min_periods=self.min_gaps)
+            .median()
+            .reset_index(level=0, drop=True)
+            .sort_index()
+            .to_numpy()
+        )
+        # The last contact strictly before each row, within the same patient.
+        contacts_before = np.cumsum(contact) - contact
+        first_row = data.long.starts[:-1][codes]
+        own_before = contacts_before - contacts_before[first_row]
+        has_before = own_before > 0
+        j = np.where(has_before, contacts_before - 1, 0)
+        last_contact = np.where(has_before, contact_rows[j] if len(contact_rows) else -1, -1)
+        usual = np.where(has_before, usual_at_contact[j] if len(contact_rows) else np.nan, np.nan)
+        since = np.where(has_before, days - days[np.maximum(last_contact, 0)], np.nan)
+        with np.errstate(invalid="ignore"):
+            long_gap = dated & (usual > 0) & (since > float(self.gap_factor or 0) * usual)
+        return (
+            onsets(long_gap, codes),
+            np.nan_to_num(since),
+            np.nan_to_num(usual),
+            last_contact.astype(np.int64),
+        )
+
+    def _ending_text(
+        self, i: int, course: ScoreCourse, scores: np.ndarray, times: np.ndarray
+    ) -> str:
+        latest, intake = course.latest_row[i], course.intake_row[i]
+        text = "unplanned ending"
+        if latest < 0:
+            return text + " (no score to judge deterioration)"
+        change = (
+            f"score {label(scores[latest])} at session {label(times[latest])} vs intake "
+            f"{label(scores[intake])} at session {label(times[intake])}: "
+            f"{describe_change(course.worsening[i])}"
+        )
+        if course.threshold is None:
+            return f"{text} ({change}; deterioration not assessed: {course.rule})"
+        if course.deteriorated[i]:
+            return f"{text} after reliable deterioration ({change}; {course.rule})"
+        return f"{text}, not reliably worse than intake ({change}; {course.rule})"
+

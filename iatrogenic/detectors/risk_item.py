@@ -1,0 +1,235 @@
+"""The instrument's self-harm item: a rise from zero, a jump, the maximum, or persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_number, describe_rows
+from ..exceptions import OutOfRangeError
+from ._sequences import (
+    column_values,
+    observed_rows,
+    onsets,
+    previous_in_group,
+    run_lengths,
+)
+from .base import Detector, ScreenInput, empty_events, label, make_events
+from .registry import register_detector
+
+__all__ = ["RiskItemSignal"]
+
+
+@register_detector
+class RiskItemSignal(Detector):
+    """Flag changes of the instrument's self-harm item (e.g. PHQ-9 item 9).
+
+    The item is read from the column given to the screen as ``risk_item=`` (by default the
+    instrument's registered risk-item column, e.g. ``phq9_item9``, when it is in the data).
+    Sessions where the item is missing are skipped: "previous" means the previous *observed*
+    value of the same patient.
+
+    **Alarm** at a session where any of these holds:
+
+    - *rise from zero*: the previous observed value was 0 and this one is above 0;
+    - *jump*: the item rose by ``jump`` points or more since the previous observed value;
+    - *maximum*: the item reaches ``maximum`` (raised when it gets there, not again while it
+      stays there).
+
+    **Warning** at the session where the item has been non-zero at ``persist`` consecutive
+    observed sessions (once per run of non-zero values).
+
+    One event per session: when several triggers hold, the level is the highest and the evidence
+    lists them all; ``value`` and ``threshold`` are those of the first in the order maximum
+    (item, maximum), jump (rise in points, ``jump``), rise from zero (item, 0), persistence (run
+    length, ``persist``).
+
+    Every trigger compares the current value with earlier ones only, so the detector is causal.
+
+    Parameters
+    ----------
+    jump : float or None, default 2
+        Least rise between consecutive observed values that raises an alarm; None: off. Project
+        default: 2 points is two response categories on a 0-3 item ("not at all" to "more than
+        half the days"), the step Simon et al. (2013) found to separate markedly higher risk.
+    maximum : float, optional
+        The item's maximum; default the instrument's registered risk-item range (3 for PHQ-9 item
+        9, Kroenke et al. 2001). When neither is known the maximum rule is skipped (the largest
+        value seen so far would not be causal).
+    persist : int or None, default 2
+        Number of consecutive observed non-zero values that raises a warning; None: off. Project
+        default, following the guidance that any positive response warrants assessment
+        (Kroenke et al. 2001; Simon et al. 2013): two sessions in a row means it has not resolved.
+
+    Notes
+    -----
+    The item must be scored from 0 (absent); values below 0 or above ``maximum`` are an error.
+    A non-zero value at the first observation raises nothing by itself (the harm screened for is
+    ideation that appears or grows during therapy); it counts towards persistence.
+
+    References
+    ----------
+    Kroenke K, Spitzer RL, Williams JBW (2001). The PHQ-9: validity of a brief depression severity
+    measure. J Gen Intern Med 16(9):606-613.
+
+    Simon GE, Rutter CM, Peterson D, et al. (2013). Does response on the PHQ-9 depression
+    questionnaire predict subsequent suicide attempt or suicide death? Psychiatr Serv
+    64(12):1195-1202. doi:10.1176/appi.ps.201200587
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import iatrogenic as ia
+    >>> from iatrogenic.detectors.risk_item import RiskItemSignal
+    >>> data = pd.DataFrame({"patient": 1, "session": [1, 2, 3, 4],
+    ...                      "phq9": [14, 15, 17, 18], "phq9_item9": [0, 1, 1, 3]})
+    >>> events = ia.screen(data, score="phq9", instrument="phq9", detectors=[RiskItemSignal()])
+    >>> events[["session", "level", "value", "threshold"]]
+      session    level  value  threshold
+    0       2    alarm    1.0        0.0
+    1       3  warning    2.0        2.0
+    2       4    alarm    3.0        3.0
+    """
+
+    name = "risk_item"
+    harm = "self_harm"
+    needs = ("risk_item",)
+    description = (
+        "The instrument's self-harm item rises from zero, jumps (>= 2 points) or reaches its "
+        "maximum (alarm), or stays non-zero at consecutive sessions (warning)."
+    )
+    _invalid_params = (
+        {"jump": 0},
+        {"jump": "two"},
+        {"maximum": -1.0},
+        {"persist": 1},
+        {"persist": 2.5},
+    )
+
+    def __init__(
+        self,
+        *,
+        jump: float | None = 2,
+        maximum: float | None = None,
+        persist: int | None = 2,
+    ) -> None:
+        caller = "RiskItemSignal"
+        self.jump = check_number(
+            jump, name="jump", caller=caller, low=0, low_inclusive=False, allow_none=True
+        )
+        self.maximum = check_number(
+            maximum, name="maximum", caller=caller, low=0, low_inclusive=False, allow_none=True
+        )
+        self.persist = check_number(
+            persist, name="persist", caller=caller, low=2, integer=True, allow_none=True
+        )
+
+    def _maximum(self, data: ScreenInput) -> float | None:
+        if self.maximum is not None:
+            return float(self.maximum)
+        item = data.instrument.risk_item if data.instrument is not None else None
+        return float(item.high) if item is not None else None
+
+    def detect(self, data: ScreenInput) -> pd.DataFrame:
+        column = data.columns["risk_item"]
+        values = np.asarray(column_values(data, "risk_item"), dtype=np.float64)
+        maximum = self._maximum(data)
+        self._check_range(data, values, column, maximum)
+
+        rows = observed_rows(values)
+        if len(rows) == 0:
+            return empty_events()
+        item = values[rows]
+        codes = data.long.codes[rows]
+        prev = previous_in_group(item, codes)
+        rise = item - prev
+
+        from_zero = (prev == 0) & (item > 0)
+        jumped = rise >= self.jump if self.jump is not None else np.zeros(len(rows), bool)
+        at_max = (
+            onsets(item >= maximum, codes) if maximum is not None else np.zeros(len(rows), bool)
+        )
+        run = run_lengths(item > 0, codes)
+        persistent = run == self.persist if self.persist is not None else np.zeros(len(rows), bool)
+        alarm = from_zero | jumped | at_max
+        hit = alarm | persistent
+        if not hit.any():
+            return empty_events()
+
+        value = np.select([at_max, jumped, from_zero], [item, rise, item], run.astype(float))
+        threshold = np.select(
+            [at_max, jumped, from_zero],
+            [np.full(len(rows), maximum if maximum is not None else np.nan),
+             np.full(len(rows), self.jump if self.jump is not None else np.nan),
+             np.zeros(len(rows))],
+            np.full(len(rows), float(self.persist or 0)),
+        )
+        frame = data.long.frame
+        times = frame["time"].to_numpy()
+        prev_rows = previous_in_group(rows, codes, fill=-1).astype(np.int64)
+        picked = np.flatnonzero(hit)
+        evidence = [
+            self._evidence(
+                column, item[k], times[rows[k]],
+                None if prev_rows[k] < 0 else (values[prev_rows[k]], times[prev_rows[k]]),
+                reasons=[
+                    text
+                    for flag, text in (
+                        (at_max[k], f"reached the item's maximum {label(maximum)}"),
+                        (jumped[k], f"jump of {label(rise[k])} (>= {label(self.jump)})"),
+                        (from_zero[k], "rose from 0 (any positive response warrants "
+                         "assessment)"),
+                        (persistent[k], f"non-zero at {run[k]} consecutive observed sessions "
+                         f"(>= {label(self.persist)})"),
+                    )
+                    if flag
+                ],
+            )
+            for k in picked
+        ]
+        return make_events(
+            self,
+            patient=frame["patient"].to_numpy()[rows[picked]],
+            session=times[rows[picked]],
+            level=np.where(alarm[picked], "alarm", "warning"),
+            value=value[picked],
+            threshold=threshold[picked],
+            evidence=evidence,
+        )
+
+    @staticmethod
+    def _evidence(
+        column: str,
+        value: float,
+        time: object,
+        previous: tuple[float, object] | None,
+        reasons: list[str],
+    ) -> str:
+        now = f"{column} {label(value)} at session {label(time)}"
+        before = (
+            f" (previous {label(previous[0])} at session {label(previous[1])})"
+            if previous is not None
+            else " (first observed value)"
+        )
+        return now + before + ": " + "; ".join(reasons)
+
+    @staticmethod
+    def _check_range(
+        data: ScreenInput, values: np.ndarray, column: str, maximum: float | None
+    ) -> None:
+        outside = values < 0
+        if maximum is not None:
+            outside |= values > maximum
+        bad = np.flatnonzero(outside)
+        if len(bad):
+            frame = data.long.frame
+            shown = pd.DataFrame(
+                {"patient": frame["patient"], "session": frame["time"], column: values}
+            )
+            high = "inf" if maximum is None else label(maximum)
+            raise OutOfRangeError(
+                f"Column {column!r} (given as risk_item=) has values outside the item's range "
+                f"[0, {high}]; {describe_rows(shown, bad, ['patient', 'session', column])}. "
+                "Suggestion: check that the column is the self-harm item scored from 0, or pass "
+                "RiskItemSignal(maximum=...) for an item with another range."
+            )
