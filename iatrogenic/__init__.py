@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 from . import datasets, detectors, exceptions, instruments
+from .core.growth import GrowthModel, fit_growth
 from .core.reliable_change import reliable_change
 from .core.sudden_changes import (
     count_sudden_change_intervals,
@@ -31,12 +32,14 @@ from .screen import screen, screen_summary
 __version__ = "0.1.0"
 
 __all__ = [
+    "GrowthModel",
     "__version__",
     "change_summary",
     "count_sudden_change_intervals",
     "datasets",
     "detectors",
     "exceptions",
+    "fit_growth",
     "get_detector",
     "ha_group_summary",
     "instruments",

@@ -143,8 +143,9 @@ def test_instrument_supplies_reliability_and_explicit_overrides() -> None:
     assert higher["category"].iloc[0] == "deteriorated"
 
 
-def test_hlm_not_implemented() -> None:
-    with pytest.raises(NotImplementedError, match="growth"):
+def test_hlm_needs_three_scores_per_patient() -> None:
+    # HLM (clinicalsignificance) uses only patients with at least 3 observations.
+    with pytest.raises(EmptyDataError, match="3"):
         reliable_change(long([1, 2], [3, 4]), method="HLM")
 
 

@@ -144,7 +144,7 @@ def test_patient_relabelling(offset):
 def test_screen_summary_keeps_every_patient():
     data = _course({"a": [5, 15, 16], "b": [10, 9], "c": [np.nan, np.nan]})
     detector = ia.get_detector("reliable_deterioration", reliability=0.9, sd=4.0)
-    events, patients = ia.screen(data, detectors=[detector], summary=True)
+    _, patients = ia.screen(data, detectors=[detector], summary=True)
     assert patients["patient"].tolist() == ["a", "b", "c"]
     assert patients["worst_level"].tolist() == ["alarm", "none", "none"]
     assert patients["n_alarms"].tolist() == [1, 0, 0]

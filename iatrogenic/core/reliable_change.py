@@ -23,7 +23,7 @@ from .cutoffs import cutoff_ha, cutoff_jt
 
 __all__ = ["CATEGORIES_CHANGE", "CATEGORIES_COMBINED", "METHODS", "reliable_change"]
 
-#: RCI methods accepted by ``method=`` (HLM comes with the mixed-effects growth engine).
+#: RCI methods accepted by ``method=``.
 METHODS = ("JT", "GLN", "HLL", "EN", "NK", "HA", "HLM")
 #: Categories without a clinical cut-off (and of the cut-off-only statistical approach).
 CATEGORIES_CHANGE = ("improved", "unchanged", "deteriorated")
@@ -31,6 +31,8 @@ CATEGORIES_CHANGE = ("improved", "unchanged", "deteriorated")
 CATEGORIES_COMBINED = ("recovered", "improved", "unchanged", "deteriorated", "harmed")
 
 _CALLER = "reliable_change"
+#: Minimum number of observed scores of a patient for the HLM method (as clinicalsignificance).
+_HLM_MIN_SCORES = 3
 
 
 def _plain(value: Any) -> Any:
@@ -149,7 +151,14 @@ def reliable_change(
         patients used (as clinicalsignificance). For HA it replaces the pre SD only.
     method : {"JT", "GLN", "HLL", "EN", "NK", "HA", "HLM"} or None, default "JT"
         RCI method. ``None`` is the cut-off-only "statistical approach" (``cs_statistical``) and
-        needs a cut-off. ``"HLM"`` raises :class:`NotImplementedError`.
+        needs a cut-off. ``"HLM"`` is clinicalsignificance's hierarchical linear model method:
+        ``lmer(score ~ time + (time | patient), REML = TRUE)`` on the raw (numeric) occasion
+        values of the patients with at least 3 observed scores (fitted by
+        :func:`~iatrogenic.core.growth.fit_growth`); ``rci`` is the patient's empirical-Bayes
+        slope deviation divided by its conditional SD and is compared with 1.96 (R's literal);
+        ``pre``/``post`` are the first and last observed scores, and the output gains an
+        ``n_obs`` column. It needs no reliability; ``pre=``, ``post=`` and ``rule="fixed"`` do
+        not apply.
     cutoff : float or "caseness", optional
         A cut-off score, overriding ``cutoff_type``; ``"caseness"`` takes the instrument's
         caseness threshold and its own comparison (PHQ-9 ``>= 10`` is clinical).
@@ -224,12 +233,14 @@ def reliable_change(
         (fixed rule), and with a cut-off ``cutoff``, ``cutoff_type``, ``cutoff_method``,
         ``cutoff_sd``, ``m_clinical``, ``sd_clinical``, ``m_functional``, ``sd_functional``,
         and for HA cut-offs ``reliability_clinical``, ``reliability_functional``,
-        ``reliability_post_ha``, ``se_measurement_cutoff``, ``critical_value_cutoff``.
+        ``reliability_post_ha``, ``se_measurement_cutoff``, ``critical_value_cutoff``; for HLM
+        the fit's ``hlm_fixef_intercept``, ``hlm_fixef_time``, ``hlm_se_intercept``,
+        ``hlm_se_time``, ``hlm_var_intercept``, ``hlm_var_time``, ``hlm_cov_intercept_time``,
+        ``hlm_residual_variance``, ``hlm_reml_criterion``, ``hlm_converged`` and
+        ``critical_value_hlm`` (the threshold applied, 1.96 at alpha 0.05).
 
     Raises
     ------
-    NotImplementedError
-        ``method="HLM"``.
     ParameterError, ParameterTypeError, UnknownNameError
         A bad keyword value (the message names it and says what to pass).
     ColumnNotFoundError, ColumnTypeError, InvalidValueError, DuplicateRowsError,
@@ -257,11 +268,7 @@ def reliable_change(
     """
     method = check_choice(method, (*METHODS, None), name="method", caller=_CALLER)
     if method == "HLM":
-        raise NotImplementedError(
-            "method='HLM' (empirical-Bayes slopes of a mixed-effects growth model) comes with the "
-            "growth engine (ia.fit_growth) and is not available in reliable_change() yet. Use a "
-            "pre-post method such as 'JT' or 'HA'."
-        )
+        _check_hlm_options(pre=pre, post=post, rule=rule)
     rule = check_choice(rule, ("statistical", "fixed"), name="rule", caller=_CALLER)
     boundary = check_choice(boundary, ("strict", "inclusive"), name="boundary", caller=_CALLER)
     cutoff_sd = check_choice(cutoff_sd, ("functional", "clinical"), name="cutoff_sd",
@@ -355,7 +362,7 @@ def reliable_change(
                 f"rule='fixed' in {_CALLER}() needs a threshold in points: pass "
                 "instrument='phq9' (6 points) or fixed_points=<points>."
             )
-    needs_reliability = (method is not None and rule == "statistical") or (
+    needs_reliability = (method not in (None, "HLM") and rule == "statistical") or (
         use_cutoff and cutoff_method == "HA"
     )
     if needs_reliability and reliability is None:
@@ -405,6 +412,9 @@ def reliable_change(
         n_valid = np.add.reduceat(valid.astype(np.int64), starts[:-1])
         add_reason(n_valid == 0, "no observed score")
         add_reason(n_valid == 1, "only one observed score")
+        if method == "HLM":
+            add_reason(n_valid < _HLM_MIN_SCORES, f"fewer than {_HLM_MIN_SCORES} observed scores "
+                       "(the HLM method needs 3)")
     elif post is None:
         has_pre = (pre_rows >= 0) & valid[np.maximum(pre_rows, 0)]
         add_reason(~has_pre, f"no score at pre occasion {_plain(pre)}")
@@ -428,7 +438,15 @@ def reliable_change(
     post_scores = _take(scores, post_rows)
     change = post_scores - pre_scores
     used = ~np.isnan(change)
+    if method == "HLM":
+        used &= n_valid >= _HLM_MIN_SCORES
     n_used = int(used.sum())
+    if n_used == 0 and method == "HLM":
+        raise EmptyDataError(
+            f"No patient in the data passed to {_CALLER}() has the {_HLM_MIN_SCORES} observed "
+            f"scores that method='HLM' needs ({n_pat} patients). Suggestion: use a pre-post "
+            "method such as method='JT'."
+        )
     if n_used == 0:
         raise EmptyDataError(
             f"No patient in the data passed to {_CALLER}() has both a pre and a post score "
@@ -469,6 +487,15 @@ def reliable_change(
     if rule == "fixed" and points is not None:
         rci = change / points
         critical = 1.0
+    elif method == "HLM":
+        rci, consts = _rci_hlm(frame, codes, valid, used, time)
+        attrs.update(consts)
+        attrs["n_obs"] = n_valid
+        # clinicalsignificance compares the HLM z with the literal 1.96 (its .calc_improvement
+        # default) while reporting qnorm(1 - alpha/2) as the critical value.
+        critical = 1.96 if alpha == 0.05 else _rci.critical_value(alpha)
+        attrs["critical_value"] = _rci.critical_value(alpha)
+        attrs["critical_value_hlm"] = critical
     elif method is not None:
         sd_value = need(sd_value, "the SD of the pre scores",
                         "pass sd=<SD of a clinical sample> (or an instrument with an SD).")
@@ -507,6 +534,7 @@ def reliable_change(
     else:  # cut-off only: R still reports the critical value of the cut-off method
         attrs["critical_value"] = _rci.critical_value(alpha, one_sided=cutoff_method == "HA")
     attrs.setdefault("critical_value", critical)
+    n_obs_hlm = attrs.pop("n_obs", None)
 
     if boundary == "strict" and rule == "statistical":
         rci_better = direction * rci > critical
@@ -640,6 +668,8 @@ def reliable_change(
         if "cs_indiv" in extra:
             columns["cs_indiv"] = extra["cs_indiv"]
             columns["clinical_post"] = _boolean(extra["clinical_post"], np.isnan(post_scores))
+    if n_obs_hlm is not None:
+        columns["n_obs"] = n_obs_hlm
     if group is not None:
         canonical = {patient: "patient", time: "time", score: "score"}.get(group, group)
         columns["group"] = _patient_groups(frame[canonical], group, data, long, codes)
@@ -667,3 +697,63 @@ def _patient_groups(
     if isinstance(dtype, pd.CategoricalDtype):
         return pd.Categorical(values, dtype=dtype)
     return values
+
+
+def _check_hlm_options(*, pre: Any, post: Any, rule: str) -> None:
+    """HLM uses every observed occasion and a statistical criterion."""
+    for name, value in (("pre", pre), ("post", post)):
+        if value is not None:
+            raise ParameterError(
+                f"method='HLM' in {_CALLER}() models every observed occasion, so the {name!r} "
+                f"parameter does not apply (got {name}={value!r}). Suggestion: drop it, or "
+                "select the occasions in the data first."
+            )
+    if rule != "statistical":
+        raise ParameterError(
+            f"method='HLM' in {_CALLER}() tests the empirical-Bayes slope against its conditional "
+            f"SD; rule={rule!r} does not apply. Suggestion: drop rule= or use method='JT'."
+        )
+
+
+def _rci_hlm(
+    frame: pd.DataFrame, codes: np.ndarray, valid: np.ndarray, used: np.ndarray, time: str
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """clinicalsignificance's HLM index: EB slope / conditional SD of ``lmer(y ~ t + (t | id))``.
+
+    Fitted by REML on the raw time values of the patients in ``used`` (at least 3 observed
+    scores), with :func:`iatrogenic.core.growth.fit_growth`.
+    """
+    from .growth import fit_growth
+
+    times = frame["time"]
+    if pd.api.types.is_bool_dtype(times) or not pd.api.types.is_numeric_dtype(times):
+        raise ParameterError(
+            f"method='HLM' in {_CALLER}() fits a linear growth model on the raw occasion values, "
+            f"so column {time!r} (given as time=) must be numeric; got dtype {times.dtype}. "
+            "Suggestion: code the occasions as numbers (e.g. 0, 1, 2...)."
+        )
+    rows = valid & used[codes]
+    subset = pd.DataFrame({
+        "patient": codes[rows],
+        "session": times.to_numpy(dtype=np.float64)[rows],
+        "score": frame["score"].to_numpy(dtype=np.float64)[rows],
+    })
+    model = fit_growth(subset, time_transform="linear", random="slope", method="REML")
+    effects = model.random_effects_
+    rci = np.full(len(used), np.nan)
+    position = effects["patient"].to_numpy(dtype=np.int64)
+    rci[position] = (effects["time"] / effects["time_sd"]).to_numpy()
+    cov = model.random_effects_cov_.to_numpy()
+    consts: dict[str, Any] = {
+        "hlm_fixef_intercept": float(model.fixed_effects_["intercept"]),
+        "hlm_fixef_time": float(model.fixed_effects_["time"]),
+        "hlm_se_intercept": float(model.fixed_effects_se_["intercept"]),
+        "hlm_se_time": float(model.fixed_effects_se_["time"]),
+        "hlm_var_intercept": float(cov[0, 0]),
+        "hlm_var_time": float(cov[1, 1]),
+        "hlm_cov_intercept_time": float(cov[0, 1]),
+        "hlm_residual_variance": float(model.residual_variance_),
+        "hlm_reml_criterion": float(model.reml_criterion_ or math.nan),
+        "hlm_converged": bool(model.converged_),
+    }
+    return rci, consts

@@ -16,6 +16,7 @@ from .risk_item import RiskItemSignal
 from .secondary_worsening import SecondaryWorsening
 from .sudden_loss import SuddenLoss
 from .symptom_emergence import SymptomEmergence
+from .worsening_trajectory import WorseningTrajectory
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -32,6 +33,7 @@ __all__ = [
     "SecondaryWorsening",
     "SuddenLoss",
     "SymptomEmergence",
+    "WorseningTrajectory",
     "empty_events",
     "get_detector",
     "list_detectors",

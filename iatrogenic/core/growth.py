@@ -1,0 +1,1178 @@
+"""Mixed-effects growth models for longitudinal outcomes, fast and exact (lme4's estimates).
+
+The model is ``y_i = X_i beta + Z_i b_i (+ c_k) + e_i`` for patient ``i`` (of cluster ``k``), with
+``b_i ~ N(0, sigma^2 Lambda Lambda')``, an optional cluster intercept ``c_k ~ N(0, sigma^2
+theta_c^2)`` and ``e_i ~ N(0, sigma^2 I)``. ``Lambda`` is lower triangular with the relative
+Cholesky factor ``theta`` exactly as lme4 parametrises it. The (RE)ML criterion is profiled over
+``beta`` and ``sigma^2`` and evaluated from per-patient sufficient statistics: each evaluation
+costs a few vector operations over patients (Woodbury identity with closed-form 1x1 / 2x2
+algebra), never a pass over the rows nor a large sparse matrix. See ``docs/growth.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from .._validation import (
+    LongData,
+    check_choice,
+    check_fraction,
+    check_number,
+    describe_rows,
+    prepare_long,
+)
+from ..exceptions import (
+    ColumnTypeError,
+    ConvergenceWarning,
+    EmptyDataError,
+    InvalidValueError,
+    ParameterError,
+    ParameterTypeError,
+)
+
+__all__ = [
+    "METHODS",
+    "RANDOM",
+    "TIME_TRANSFORMS",
+    "GrowthModel",
+    "fit_growth",
+]
+
+#: Accepted ``time_transform`` values.
+TIME_TRANSFORMS = ("linear", "log", "log1p", "quadratic", "piecewise")
+#: Accepted ``random`` values.
+RANDOM = ("intercept", "slope")
+#: Accepted ``method`` values.
+METHODS = ("REML", "ML")
+
+_CALLER = "fit_growth"
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+# ------------------------------------------------------------------------------------------------
+# Design
+# ------------------------------------------------------------------------------------------------
+
+
+def _time_columns(
+    t: np.ndarray, transform: str, knot: float | None
+) -> list[tuple[str, np.ndarray]]:
+    """The fixed-effect time terms of ``transform`` evaluated at raw times ``t``."""
+    if transform == "linear":
+        return [("time", t)]
+    if transform == "log":
+        return [("time", np.log(t))]
+    if transform == "log1p":
+        return [("time", np.log1p(t))]
+    if transform == "quadratic":
+        return [("time", t), ("time2", t * t)]
+    return [("time", t), ("time_after_knot", np.maximum(t - float(knot or 0.0), 0.0))]
+
+
+def _check_times(t: np.ndarray, transform: str, frame: pd.DataFrame, column: str) -> None:
+    if transform == "log":
+        bad = np.flatnonzero(~(t > 0))
+        need = "> 0"
+    elif transform == "log1p":
+        bad = np.flatnonzero(~(t > -1))
+        need = "> -1"
+    else:
+        return
+    if len(bad):
+        raise InvalidValueError(
+            f"time_transform={transform!r} in {_CALLER}() needs times {need} in column "
+            f"{column!r} (given as time=); {describe_rows(frame, bad, ['patient', 'time'])}. "
+            "Suggestion: use time_transform='log1p' for sessions counted from 0, or shift the "
+            "times."
+        )
+
+
+@dataclass
+class _Covariates:
+    """Patient-level covariates as numeric design columns (dummy coded)."""
+
+    names: list[str]
+    spec: list[tuple[str, str, Any]]  # (column, kind, level): kind "numeric" or "level"
+
+    def columns(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        out = []
+        for column, kind, level in self.spec:
+            values = frame[column]
+            if kind == "numeric":
+                out.append(values.to_numpy(dtype=np.float64, na_value=np.nan))
+            else:
+                missing = values.isna().to_numpy()
+                col = (values == level).to_numpy(dtype=np.float64, na_value=0.0)
+                col[missing] = np.nan
+                out.append(col)
+        return out
+
+
+def _plan_covariates(frame: pd.DataFrame, covariates: Sequence[str]) -> _Covariates:
+    names: list[str] = []
+    spec: list[tuple[str, str, Any]] = []
+    for column in covariates:
+        values = frame[column]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
+            values
+        )
+        if numeric:
+            names.append(str(column))
+            spec.append((column, "numeric", None))
+            continue
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            levels = [lv for lv in values.cat.categories if (values == lv).any()]
+        else:
+            try:
+                levels = sorted(pd.unique(values.dropna()))
+            except TypeError:
+                levels = list(pd.unique(values.dropna()))
+        for level in levels[1:]:  # first level is the reference
+            names.append(f"{column}[T.{level}]")
+            spec.append((column, "level", level))
+    return _Covariates(names=names, spec=spec)
+
+
+def _check_patient_level(
+    frame: pd.DataFrame, column: str, keyword: str, codes: np.ndarray
+) -> None:
+    values = frame[column]
+    key, _ = pd.factorize(values, use_na_sentinel=True)
+    changes = (key[1:] != key[:-1]) & (codes[1:] == codes[:-1])
+    if changes.any():
+        where = int(np.flatnonzero(changes)[0]) + 1
+        raise InvalidValueError(
+            f"Column {column!r} (given as {keyword}=) passed to {_CALLER}() must be constant "
+            f"within each patient, but patient {frame['patient'].iloc[where]!r} has more than one "
+            f"value ({int(changes.sum())} changes in all). Suggestion: pass patient-level "
+            "columns only (e.g. intake score, treatment arm, therapist)."
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Engine on arrays
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stats:
+    """Per-patient sufficient statistics of ``[X y]`` against ``Z`` (``Z = X[:, :q]``)."""
+
+    n_obs: int
+    p: int
+    q: int
+    B: list[np.ndarray]  # q arrays (p + 1, N): per patient sum of Xy[:, j] * Z[:, k]
+    XyXy: np.ndarray  # (p + 1, p + 1) summed over all rows
+    cluster_starts: np.ndarray | None = None  # patients sorted by cluster: segment starts
+    cluster_order: np.ndarray | None = None  # permutation of patients sorted by cluster
+
+
+def _sufficient_stats(
+    Xy: np.ndarray,
+    q: int,
+    starts: np.ndarray,
+    cluster_codes: np.ndarray | None = None,
+) -> _Stats:
+    """Sufficient statistics from rows sorted by patient (``starts``: segment starts, no empty)."""
+    a = Xy.shape[1]
+    B: list[np.ndarray] = []
+    for k in range(q):
+        Bk = np.empty((a, len(starts)))
+        for j in range(a):
+            if k == 0:
+                Bk[j] = np.add.reduceat(Xy[:, j], starts)
+            elif j < k:
+                Bk[j] = B[j][k]  # symmetric: sum X_j Z_k = sum X_k Z_j
+            else:
+                Bk[j] = np.add.reduceat(Xy[:, j] * Xy[:, k], starts)
+        B.append(Bk)
+    XyXy = Xy.T @ Xy
+    out = _Stats(n_obs=len(Xy), p=a - 1, q=q, B=B, XyXy=XyXy)
+    if cluster_codes is not None:
+        order = np.argsort(cluster_codes, kind="stable")
+        sorted_codes = cluster_codes[order]
+        out.cluster_order = order
+        out.cluster_starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    return out
+
+
+def _lambda(theta: np.ndarray, q: int) -> np.ndarray:
+    lam = np.zeros((q, q))
+    if q == 1:
+        lam[0, 0] = theta[0]
+    else:
+        lam[0, 0], lam[1, 0], lam[1, 1] = theta[0], theta[1], theta[2]
+    return lam
+
+
+def _n_theta(q: int) -> int:
+    return 1 if q == 1 else 3
+
+
+@dataclass
+class _Eval:
+    crit: float
+    r2: float
+    beta: np.ndarray
+    A: np.ndarray
+    W: tuple[np.ndarray, ...] = ()
+    vc: np.ndarray | None = None  # per cluster 1' V_k^-1 [X y] (patients' part), (n_clusters, a)
+    grad: np.ndarray | None = None
+
+
+def _evaluate(
+    theta: np.ndarray, st: _Stats, reml: bool, *, gradient: bool = False
+) -> _Eval | None:
+    """The profiled criterion at ``theta`` (None where it is undefined).
+
+    With ``gradient=True`` (no cluster) also its analytic gradient: with ``Psi = Lambda
+    Lambda'``, ``d crit = tr(Q dPsi)`` where ``Q = sum_i [H_i - E_i A^-1 E_i' - k e_i e_i']``,
+    ``H_i = Z_i'V_i^-1 Z_i``, ``E_i = Z_i'V_i^-1 X_i``, ``e_i = Z_i'V_i^-1 (y_i - X_i beta)``,
+    ``k = (n - p) / r^2`` (REML; ``n / r^2`` and no ``A^-1`` term for ML).
+    """
+    q, p = st.q, st.p
+    B0 = st.B[0]
+    g00 = B0[0]
+    if q == 1:
+        l0 = float(theta[0])
+        m = 1.0 + (l0 * l0) * g00
+        logdet_m = np.log(m)
+        w00 = (l0 * l0) / m
+        C = w00 * B0
+        T = B0 @ C.T
+        W: tuple[np.ndarray, ...] = (w00,)
+        v = B0 - g00 * C if st.cluster_starts is not None else None
+    else:
+        B1 = st.B[1]
+        g01, g11 = B1[0], B1[1]
+        l0, l1, l2 = float(theta[0]), float(theta[1]), float(theta[2])
+        s00 = (l0 * l0) * g00 + (2.0 * l0 * l1) * g01 + (l1 * l1) * g11
+        s01 = l2 * (l0 * g01 + l1 * g11)
+        s11 = (l2 * l2) * g11
+        m00, m11 = 1.0 + s00, 1.0 + s11
+        det = m00 * m11 - s01 * s01
+        logdet_m = np.log(det)
+        inv_det = 1.0 / det
+        i00, i01, i11 = m11 * inv_det, -s01 * inv_det, m00 * inv_det
+        w00 = (l0 * l0) * i00
+        w01 = l0 * (l1 * i00 + l2 * i01)
+        w11 = (l1 * l1) * i00 + (2.0 * l1 * l2) * i01 + (l2 * l2) * i11
+        C = w00 * B0 + w01 * B1
+        D = w01 * B0 + w11 * B1
+        T = B0 @ C.T + B1 @ D.T
+        W = (w00, w01, w11)
+        v = B0 - (g00 * C + g01 * D) if st.cluster_starts is not None else None
+    G = st.XyXy - T
+    logdet_v = float(np.sum(logdet_m))
+    vc = None
+    if st.cluster_starts is not None and v is not None and st.cluster_order is not None:
+        tau2 = float(theta[-1]) ** 2
+        vc = np.add.reduceat(v[:, st.cluster_order], st.cluster_starts, axis=1).T
+        denom = 1.0 + tau2 * vc[:, 0]
+        if np.any(denom <= 0):
+            return None
+        G = G - (vc * (tau2 / denom)[:, None]).T @ vc
+        logdet_v += float(np.sum(np.log(denom)))
+    G = 0.5 * (G + G.T)
+    A, c, d = G[:p, :p], G[:p, p], G[p, p]
+    try:
+        chol = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return None
+    beta = np.linalg.solve(chol.T, np.linalg.solve(chol, c))
+    r2 = float(d - c @ beta)
+    if not (r2 > 0 and np.isfinite(r2) and np.isfinite(logdet_v)):
+        return None
+    logdet_a = 2.0 * float(np.sum(np.log(np.diag(chol))))
+    n = st.n_obs
+    if reml:
+        dof = n - p
+        crit = logdet_v + logdet_a + dof * (1.0 + _LOG_2PI + math.log(r2 / dof))
+    else:
+        crit = logdet_v + n * (1.0 + _LOG_2PI + math.log(r2 / n))
+    ev = _Eval(crit, r2, beta, A, W, vc)
+    if gradient and st.cluster_starts is None:
+        u = np.append(-beta, 1.0)
+        k = (n - p if reml else n) / r2
+        a_inv = np.linalg.inv(A)
+        if q == 1:
+            kk = 1.0 - g00 * w00
+            E = [kk * B0]
+            H = np.array([[float(np.sum(kk * g00))]])
+        else:
+            k00 = 1.0 - (g00 * w00 + g01 * w01)
+            k01 = -(g00 * w01 + g01 * w11)
+            k10 = -(g01 * w00 + g11 * w01)
+            k11 = 1.0 - (g01 * w01 + g11 * w11)
+            E = [k00 * B0 + k01 * B1, k10 * B0 + k11 * B1]
+            h00 = float(np.sum(k00 * g00 + k01 * g01))
+            h01 = float(np.sum(k00 * g01 + k01 * g11))
+            h11 = float(np.sum(k10 * g01 + k11 * g11))
+            H = np.array([[h00, h01], [h01, h11]])
+        e = np.vstack([u @ Ek for Ek in E])  # (q, N)
+        Q = H - k * (e @ e.T)
+        if reml:
+            F = np.vstack([Ek[:p] for Ek in E])  # (q p, N)
+            P = (F @ F.T).reshape(q, p, q, p)
+            Q = Q - np.einsum("lm,jlkm->jk", a_inv, P)
+        lam = _lambda(theta, q)
+        QL = 2.0 * (Q @ lam)
+        ev.grad = np.array([QL[0, 0]]) if q == 1 else np.array([QL[0, 0], QL[1, 0], QL[1, 1]])
+    return ev
+
+
+@dataclass
+class _Fit:
+    theta: np.ndarray
+    ev: _Eval
+    converged: bool
+    n_iter: int
+    n_eval: int
+    message: str
+
+
+def _default_start(q: int, has_cluster: bool) -> np.ndarray:
+    x0 = np.ones(_n_theta(q) + (1 if has_cluster else 0))
+    if q == 2:
+        x0[1] = 0.0
+    return x0
+
+
+def _diagonal_positions(q: int, has_cluster: bool) -> np.ndarray:
+    """Positions in theta of the diagonal of Lambda (bounded below by 0)."""
+    positions = [0] if q == 1 else [0, 2]
+    if has_cluster:
+        positions.append(_n_theta(q))
+    return np.array(positions)
+
+
+def _criterion(theta: np.ndarray, st: _Stats, reml: bool) -> float:
+    ev = _evaluate(theta, st, reml)
+    return math.inf if ev is None else ev.crit
+
+
+def _optimise(
+    st: _Stats,
+    reml: bool,
+    *,
+    start: np.ndarray | None,
+    maxiter: int,
+    has_cluster: bool,
+) -> _Fit:
+    q = st.q
+    k = _n_theta(q) + (1 if has_cluster else 0)
+    lower = [0.0] if q == 1 else [0.0, -np.inf, 0.0]
+    if has_cluster:
+        lower.append(0.0)
+    bounds = optimize.Bounds(np.array(lower), np.full(k, np.inf))
+    x0 = _default_start(q, has_cluster) if start is None else np.array(start, dtype=np.float64)
+    if len(x0) != k:
+        raise ParameterError(
+            f"The 'start' parameter of {_CALLER}() must have {k} values (lme4's theta for this "
+            f"model). Got {len(x0)}."
+        )
+    # The Cholesky parametrisation has a zero gradient in a diagonal entry that is exactly 0
+    # (a stationary point on the boundary), so never start on the boundary.
+    diagonal = _diagonal_positions(q, has_cluster)
+    x0 = np.maximum(x0, bounds.lb)
+    x0[diagonal] = np.maximum(x0[diagonal], 0.1)
+    base = _evaluate(x0, st, reml)
+    if base is None:
+        x0 = _default_start(q, has_cluster)
+        base = _evaluate(x0, st, reml)
+    if base is None:
+        raise InvalidValueError(
+            f"{_CALLER}() cannot evaluate the model: the fixed-effects design is singular (a "
+            "covariate that does not vary, a time term that is constant, or more terms than "
+            "observations). Suggestion: drop constant covariates or use a simpler time_transform."
+        )
+    shift = base.crit
+    scale = max(1.0, float(st.n_obs))
+    n_eval = 0
+    analytic = not has_cluster
+
+    def objective(x: np.ndarray) -> Any:
+        nonlocal n_eval
+        n_eval += 1
+        ev = _evaluate(x, st, reml, gradient=analytic)
+        if ev is None:
+            return (1e10, np.zeros(k)) if analytic else 1e10
+        value = (ev.crit - shift) / scale
+        if analytic and ev.grad is not None:
+            return value, ev.grad / scale
+        return value
+
+    result = optimize.minimize(
+        objective,
+        x0,
+        method="L-BFGS-B",
+        jac=True if analytic else "3-point",
+        bounds=bounds,
+        options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-10, "maxls": 50},
+    )
+    x = np.asarray(result.x, dtype=np.float64)
+    converged = bool(result.success)
+    message = str(result.message)
+    if not converged and analytic and int(result.nit) < maxiter:
+        # A line-search failure near the optimum means the criterion cannot be decreased at
+        # floating-point precision: accept when the projected gradient is negligible.
+        ev_end = _evaluate(x, st, reml, gradient=True)
+        if ev_end is not None and ev_end.grad is not None:
+            free = (x > bounds.lb) | (ev_end.grad < 0)
+            if np.max(np.abs(ev_end.grad[free]), initial=0.0) < 1e-4:
+                converged = True
+                message = f"{message} (projected gradient below 1e-4)"
+    if not converged and int(result.nit) < maxiter:
+        # A line-search failure means the gradient is at its rounding-noise floor; accept the
+        # point when a derivative-free polish (which needs no gradient) confirms it.
+        def value_only(x: np.ndarray) -> float:
+            nonlocal n_eval
+            n_eval += 1
+            ev = _evaluate(x, st, reml)
+            return 1e10 if ev is None else (ev.crit - shift) / scale
+
+        polish = optimize.minimize(
+            value_only,
+            x,
+            method="Powell",
+            bounds=bounds,
+            options={"maxiter": maxiter, "xtol": 1e-10, "ftol": 1e-15},
+        )
+        if polish.fun <= result.fun:
+            x = np.asarray(polish.x, dtype=np.float64)
+        converged = bool(polish.success)
+        message = f"{message}; polished with Powell: {polish.message}"
+    if start is not None and np.any(x[diagonal] < 1e-4) and maxiter > 1:
+        # A singular fit from a caller's start: confirm it from lme4's default start.
+        again = _optimise(st, reml, start=None, maxiter=maxiter, has_cluster=has_cluster)
+        n_eval += again.n_eval
+        if again.ev.crit < _criterion(x, st, reml):
+            return _Fit(again.theta, again.ev, again.converged, again.n_iter, n_eval,
+                        again.message)
+    ev = _evaluate(x, st, reml)
+    if ev is None:  # pragma: no cover - the optimiser never returns an undefined point
+        raise InvalidValueError(f"{_CALLER}() ended at an undefined point theta={x.tolist()}.")
+    return _Fit(x, ev, converged, int(result.nit), n_eval, message)
+
+
+# ------------------------------------------------------------------------------------------------
+# Fitted model
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    """Everything a fitted model is: plain arrays and values (easy to serialise)."""
+
+    method: str
+    time_transform: str
+    random: str
+    knot: float | None
+    covariates: list[str]
+    covariate_spec: list[tuple[str, str, Any]]
+    time_interactions: bool
+    terms: list[str]
+    beta: np.ndarray
+    beta_cov: np.ndarray
+    theta: np.ndarray
+    sigma2: float
+    criterion: float
+    n_obs: int
+    converged: bool
+    n_iter: int
+    n_eval: int
+    message: str
+    patients: np.ndarray
+    effects: np.ndarray  # (N, q) EB effects (NaN for patients without rows)
+    effects_cov: np.ndarray  # (N, q, q) conditional covariances
+    n_patient_obs: np.ndarray
+    reasons: np.ndarray  # object: reason or None
+    cluster: str | None = None
+    clusters: np.ndarray | None = None
+    cluster_effects: np.ndarray | None = None
+    cluster_effects_var: np.ndarray | None = None
+    patient_cluster: np.ndarray | None = None  # cluster position of each patient (-1 unknown)
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+class GrowthModel:
+    """A fitted linear mixed-effects growth model (returned by :func:`fit_growth`).
+
+    Attributes
+    ----------
+    fixed_effects_ : Series
+        Estimates indexed ``intercept``, ``time`` (``time2`` for the quadratic term,
+        ``time_after_knot`` for the piecewise one), then ``<cov>`` and ``<cov>:time``.
+    fixed_effects_se_ : Series
+        Standard errors, ``sqrt(diag(sigma^2 (sum X_i' V_i^-1 X_i)^-1))`` (as lme4's ``vcov``).
+    fixed_effects_cov_ : DataFrame
+        Covariance matrix of the fixed effects.
+    fixed_effects_table_ : DataFrame
+        Tidy table: ``estimate``, ``se``, ``z``, ``p_value``, ``ci_lower``, ``ci_upper`` (95%
+        Wald); :meth:`summary` gives other levels.
+    random_effects_cov_ : DataFrame
+        Covariance of the patient random effects over ``intercept`` (and ``time``).
+    residual_variance_ : float
+    cluster_variance_ : float or None
+        Variance of the cluster (e.g. therapist) intercept; None without ``cluster``.
+    reml_criterion_ : float or None
+        -2 REML log-likelihood at the optimum (lme4's ``REMLcrit``); None for ML fits.
+    deviance_ : float or None
+        -2 log-likelihood (lme4's ``deviance``) of an ML fit; None for REML fits.
+    loglik_, aic_, bic_ : float
+        Log-likelihood (REML or ML, as fitted) and the information criteria lme4 reports.
+    random_effects_ : DataFrame
+        One row per patient of the input: ``patient``, the empirical-Bayes effects
+        ``intercept`` (and ``time``), their conditional SDs ``intercept_sd`` (``time_sd``),
+        ``n_obs`` (observations used), ``cluster`` (with a cluster) and ``reason`` (why a patient
+        has no effects, else missing).
+    cluster_effects_ : DataFrame or None
+        One row per cluster: ``cluster``, ``intercept``, ``intercept_sd``.
+    theta_ : ndarray
+        lme4's relative Cholesky factor (patients; then the cluster SD ratio).
+    converged_ : bool
+        Whether the optimiser reported convergence; ``optimizer_message_``, ``n_iter_``,
+        ``n_evaluations_`` give the details.
+    n_obs_, n_patients_ : int
+    """
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+        s = state
+        terms = pd.Index(s.terms)
+        self.method_ = s.method
+        self.time_transform_ = s.time_transform
+        self.random_ = s.random
+        self.knot_ = s.knot
+        self.fixed_effects_ = pd.Series(s.beta, index=terms, name="estimate")
+        self.fixed_effects_cov_ = pd.DataFrame(s.beta_cov, index=terms, columns=terms)
+        self.fixed_effects_se_ = pd.Series(np.sqrt(np.diag(s.beta_cov)), index=terms, name="se")
+        self.fixed_effects_table_ = self.summary()
+        q = 1 if s.random == "intercept" else 2
+        re_names = ["intercept", "time"][:q]
+        lam = _lambda(s.theta, q)
+        self.random_effects_cov_ = pd.DataFrame(
+            s.sigma2 * lam @ lam.T, index=re_names, columns=re_names
+        )
+        self.residual_variance_ = float(s.sigma2)
+        self.cluster_variance_ = (
+            float(s.sigma2 * s.theta[-1] ** 2) if s.cluster is not None else None
+        )
+        self.theta_ = s.theta.copy()
+        self.converged_ = s.converged
+        self.optimizer_message_ = s.message
+        self.n_iter_ = s.n_iter
+        self.n_evaluations_ = s.n_eval
+        self.n_obs_ = s.n_obs
+        self.n_patients_ = int(np.sum(s.n_patient_obs > 0))
+        reml = s.method == "REML"
+        self.reml_criterion_ = float(s.criterion) if reml else None
+        self.deviance_ = None if reml else float(s.criterion)
+        self.loglik_ = -0.5 * float(s.criterion)
+        n_par = len(s.beta) + len(s.theta) + 1
+        self.aic_ = float(s.criterion + 2 * n_par)
+        self.bic_ = float(s.criterion + n_par * math.log(s.n_obs))
+        self.singular_ = bool(
+            np.any(np.isclose(s.theta[[0] if q == 1 else [0, 2]], 0.0, atol=1e-4))
+            or (s.cluster is not None and abs(s.theta[-1]) < 1e-4)
+        )
+        columns: dict[str, Any] = {"patient": s.patients}
+        for j, name in enumerate(re_names):
+            columns[name] = s.effects[:, j]
+        for j, name in enumerate(re_names):
+            columns[f"{name}_sd"] = np.sqrt(s.effects_cov[:, j, j])
+        columns["n_obs"] = s.n_patient_obs
+        if s.cluster is not None and s.clusters is not None and s.patient_cluster is not None:
+            pc = s.patient_cluster
+            columns["cluster"] = np.where(pc >= 0, s.clusters[np.maximum(pc, 0)], None)
+        columns["reason"] = s.reasons
+        self.random_effects_ = pd.DataFrame(columns)
+        if s.cluster is not None and s.clusters is not None:
+            ce = s.cluster_effects if s.cluster_effects is not None else np.empty(0)
+            cv = s.cluster_effects_var if s.cluster_effects_var is not None else np.empty(0)
+            self.cluster_effects_: pd.DataFrame | None = pd.DataFrame(
+                {"cluster": s.clusters, "intercept": ce, "intercept_sd": np.sqrt(cv)}
+            )
+        else:
+            self.cluster_effects_ = None
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Fixed effects as a tidy table with Wald z tests and confidence intervals.
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Confidence level of ``ci_lower`` / ``ci_upper``.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by term: ``estimate``, ``se``, ``z`` (estimate / se), ``p_value`` (two-sided,
+            normal), ``ci_lower``, ``ci_upper``.
+        """
+        level = check_fraction(level, name="level", caller="GrowthModel.summary")
+        est = self.fixed_effects_.to_numpy()
+        se = self.fixed_effects_se_.to_numpy()
+        z = est / se
+        crit = stats.norm.ppf(0.5 + level / 2)
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "se": se,
+                "z": z,
+                "p_value": 2 * stats.norm.sf(np.abs(z)),
+                "ci_lower": est - crit * se,
+                "ci_upper": est + crit * se,
+            },
+            index=self.fixed_effects_.index,
+        )
+
+    def __repr__(self) -> str:
+        crit = (
+            f"REML criterion {self.reml_criterion_:.6g}"
+            if self.reml_criterion_ is not None
+            else f"deviance {self.deviance_:.6g}"
+        )
+        return (
+            f"GrowthModel(time_transform={self.time_transform_!r}, random={self.random_!r}, "
+            f"method={self.method_!r}, n_obs={self.n_obs_}, n_patients={self.n_patients_}, "
+            f"{crit}, converged={self.converged_})"
+        )
+
+    # -- prediction ----------------------------------------------------------------------------
+
+    def _design(self, frame: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+        s = self._state
+        time_cols = _time_columns(t, s.time_transform, s.knot)
+        cols = [np.ones_like(t)] + [c for _, c in time_cols]
+        covs = _Covariates(names=[], spec=s.covariate_spec).columns(frame)
+        cols += covs
+        if s.time_interactions:
+            for cov in covs:
+                cols += [cov * c for _, c in time_cols]
+        return np.column_stack(cols)
+
+    def predict(
+        self,
+        data: pd.DataFrame,
+        *,
+        patient: str | None = None,
+        time: str | None = None,
+        level: str = "patient",
+        interval: float | None = 0.95,
+    ) -> pd.DataFrame:
+        """Predicted scores with prediction intervals.
+
+        Parameters
+        ----------
+        data : DataFrame
+            Long format with the patient and time columns (names as in the fit unless given)
+            and the covariate columns of the fit; a score column is not needed.
+        patient, time : str, optional
+            Column names; default those used in the fit.
+        level : {"patient", "population"}, default "patient"
+            ``"population"``: ``X beta`` for a new patient. ``"patient"``: adds the patient's
+            empirical-Bayes effects (and its cluster's); patients not in the fit get the
+            population prediction.
+        interval : float or None, default 0.95
+            Level of the prediction interval for a new observation. The variance adds the
+            residual variance, ``x' Var(beta) x`` and either the random-effect covariance
+            (population) or the effects' conditional covariance (patient); the covariance of
+            ``beta`` and the effects is ignored, as in lme4's ``condVar``.
+
+        Returns
+        -------
+        DataFrame
+            One row per row of ``data`` (sorted by patient and time): ``patient``, ``session``
+            (the time value), ``predicted``, ``lower``, ``upper`` (missing when
+            ``interval=None``).
+        """
+        s = self._state
+        caller = "GrowthModel.predict"
+        level = check_choice(level, ("patient", "population"), name="level", caller=caller)
+        if interval is not None:
+            interval = check_fraction(interval, name="interval", caller=caller)
+        extra: dict[str, str | None] = {c: c for c in s.covariates}
+        long = prepare_long(
+            data,
+            patient=patient or s.columns.get("patient", "patient"),
+            time=time or s.columns.get("time", "session"),
+            score=None,
+            caller=caller,
+            extra=extra,
+        )
+        frame = long.frame
+        t = _numeric_time(frame, long.columns["time"], caller)
+        _check_times(t, s.time_transform, frame, long.columns["time"])
+        X = self._design(frame, t)
+        mean = X @ s.beta
+        var = np.einsum("ij,jk,ik->i", X, s.beta_cov, X) + s.sigma2
+        q = 1 if s.random == "intercept" else 2
+        Z = X[:, :q]
+        lam = _lambda(s.theta, q)
+        psi = s.sigma2 * lam @ lam.T
+        tau2 = s.sigma2 * s.theta[-1] ** 2 if s.cluster is not None else 0.0
+        index = pd.Index(s.patients).get_indexer(frame["patient"].to_numpy())
+        known = index >= 0
+        if level == "patient":
+            known &= s.n_patient_obs[np.maximum(index, 0)] > 0
+        pop_re = np.einsum("ij,jk,ik->i", Z, psi, Z) + tau2
+        if level == "population":
+            var = var + pop_re
+        else:
+            pos = np.maximum(index, 0)
+            eff = np.where(known[:, None], s.effects[pos], 0.0)
+            cov = np.where(known[:, None, None], s.effects_cov[pos], 0.0)
+            mean = mean + np.einsum("ij,ij->i", Z, eff)
+            re_var = np.einsum("ij,ijk,ik->i", Z, cov, Z)
+            if s.cluster is not None and s.patient_cluster is not None:
+                pc = s.patient_cluster[pos]
+                has_c = known & (pc >= 0)
+                ce = s.cluster_effects if s.cluster_effects is not None else np.zeros(1)
+                cv = s.cluster_effects_var if s.cluster_effects_var is not None else np.zeros(1)
+                mean = mean + np.where(has_c, ce[np.maximum(pc, 0)], 0.0)
+                re_var = re_var + np.where(has_c, cv[np.maximum(pc, 0)], 0.0)
+            var = var + np.where(known, re_var, pop_re)
+        if interval is None:
+            lower = upper = np.full(len(mean), np.nan)
+        else:
+            half = stats.norm.ppf(0.5 + interval / 2) * np.sqrt(var)
+            lower, upper = mean - half, mean + half
+        return pd.DataFrame(
+            {
+                "patient": frame["patient"].to_numpy(),
+                "session": frame["time"].to_numpy(),
+                "predicted": mean,
+                "lower": lower,
+                "upper": upper,
+            }
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Public entry point
+# ------------------------------------------------------------------------------------------------
+
+
+def _numeric_time(frame: pd.DataFrame, column: str, caller: str) -> np.ndarray:
+    values = frame["time"]
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        raise ColumnTypeError(
+            f"Column {column!r} (given as time=) passed to {caller}() must be numeric (session "
+            f"number, weeks or days since intake); got dtype {values.dtype}. Suggestion: convert "
+            "dates to days, e.g. (data['date'] - data['date'].min()).dt.days."
+        )
+    return values.to_numpy(dtype=np.float64)
+
+
+def _check_columns_list(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise ParameterTypeError(
+            f"The {name!r} parameter of {_CALLER}() must be a column name or a list of column "
+            f"names. Got {value!r} instead."
+        )
+    return list(value)
+
+
+def fit_growth(
+    data: pd.DataFrame,
+    *,
+    patient: str = "patient",
+    time: str = "session",
+    score: str = "score",
+    time_transform: str = "linear",
+    random: str = "slope",
+    covariates: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    method: str = "REML",
+    knot: float | None = None,
+    time_interactions: bool = True,
+    maxiter: int = 1000,
+    start: Sequence[float] | None = None,
+) -> GrowthModel:
+    """Fit a linear mixed-effects growth model (patients' trajectories over time).
+
+    The model is lme4's ``score ~ f(time) * covariates + (1 + f(time) | patient)`` (plus
+    ``(1 | cluster)`` with ``cluster``), fitted by REML or ML with lme4's profiled criterion and
+    parametrisation, on per-patient sufficient statistics: the estimates are lme4's (to the
+    optimiser's tolerance) and a fit of a million patients takes seconds.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long format: one row per patient and occasion. Rows with a missing score (or missing
+        covariate) are not used.
+    patient, time, score : str
+        Column names. ``time`` must be numeric (session number, weeks, days).
+    time_transform : {"linear", "log", "log1p", "quadratic", "piecewise"}, default "linear"
+        Fixed time terms: ``time`` = t, log(t) (t > 0), log1p(t) (t > -1); quadratic adds
+        ``time2`` = t²; piecewise adds ``time_after_knot`` = max(t - knot, 0).
+    random : {"intercept", "slope"}, default "slope"
+        Random intercept, or intercept and slope on ``time`` (the transformed first time term)
+        with an unstructured 2x2 covariance.
+    covariates : str or list of str, optional
+        Patient-level columns (constant within patient). Numeric columns enter as ``<cov>``;
+        others are dummy coded against their first level (sorted, or the categorical order) as
+        ``<cov>[T.<level>]``. Each enters as a main effect and (``time_interactions=True``) in an
+        interaction with every time term, ``<cov>:time`` (``<cov>:time2``...).
+    cluster : str, optional
+        Patient-level column (e.g. therapist) given a random intercept: sessions in patients in
+        clusters. Fitted exactly on the same fast path.
+    method : {"REML", "ML"}, default "REML"
+    knot : float, optional
+        Knot of ``time_transform="piecewise"`` (required there), in raw time units.
+    time_interactions : bool, default True
+        Whether covariates also interact with the time terms.
+    maxiter : int, default 1000
+        Iteration limit of the optimiser. When it is hit (or the optimiser fails) a
+        :class:`~iatrogenic.exceptions.ConvergenceWarning` is emitted and ``converged_`` is False.
+    start : sequence of float, optional
+        Starting ``theta`` (lme4's parametrisation; default lme4's, 1 on the diagonal).
+
+    Returns
+    -------
+    GrowthModel
+        See its attributes (``fixed_effects_``, ``random_effects_cov_``, ``residual_variance_``,
+        ``reml_criterion_``/``deviance_``, ``random_effects_``...) and :meth:`GrowthModel.predict`.
+
+    Raises
+    ------
+    ParameterError, ParameterTypeError
+        A bad keyword value.
+    ColumnNotFoundError, ColumnTypeError, InvalidValueError, DuplicateRowsError, EmptyDataError
+        Bad data (non-numeric time, non-positive times for ``log``, covariates varying within a
+        patient, a singular fixed-effects design, no usable rows).
+
+    See Also
+    --------
+    iatrogenic.reliable_change : ``method="HLM"`` uses this engine.
+
+    Notes
+    -----
+    With ``V_i = I + Z_i Lambda Lambda' Z_i'`` (``sigma^2`` factored out) and ``r^2(theta) =
+    min_beta sum_i (y_i - X_i beta)' V_i^-1 (y_i - X_i beta)``, the criteria are lme4's::
+
+        REML: log|V| + log|X'V^-1 X| + (n - p) (1 + log(2 pi r^2 / (n - p)))
+        ML:   log|V| + n (1 + log(2 pi r^2 / n))
+
+    with ``log|V| = sum_i log|I + Lambda' Z_i' Z_i Lambda|`` (+ ``sum_k log(1 + theta_c^2
+    1' V_k^-1 1)`` for clusters). Empirical-Bayes effects are the conditional modes
+    ``Lambda M_i^-1 Lambda' Z_i' (y_i - X_i beta)`` and their conditional covariance
+    ``sigma^2 Lambda M_i^-1 Lambda'`` (lme4's ``ranef(condVar = TRUE)``, given ``beta``).
+
+    References
+    ----------
+    Bates, Mächler, Bolker & Walker (2015). Fitting linear mixed-effects models using lme4.
+    Journal of Statistical Software 67(1).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from iatrogenic.core.growth import fit_growth
+    >>> rng = np.random.default_rng(1)
+    >>> n, s = 200, 6
+    >>> b0, b1 = rng.normal(0, 3, n), rng.normal(0, 1, n)
+    >>> t = np.tile(np.arange(s), n)
+    >>> y = 20 + np.repeat(b0, s) + (-1.5 + np.repeat(b1, s)) * t + rng.normal(0, 2, n * s)
+    >>> data = pd.DataFrame({"patient": np.repeat(np.arange(n), s), "session": t, "score": y})
+    >>> model = fit_growth(data)
+    >>> model.fixed_effects_.round(1)
+    intercept    19.8
+    time         -1.6
+    Name: estimate, dtype: float64
+    >>> round(model.residual_variance_, 1), model.converged_
+    (4.3, True)
+    >>> model.random_effects_.columns.tolist()
+    ['patient', 'intercept', 'time', 'intercept_sd', 'time_sd', 'n_obs', 'reason']
+    """
+    time_transform = check_choice(
+        time_transform, TIME_TRANSFORMS, name="time_transform", caller=_CALLER
+    )
+    random = check_choice(random, RANDOM, name="random", caller=_CALLER)
+    method = check_choice(method, METHODS, name="method", caller=_CALLER)
+    maxiter = check_number(maxiter, name="maxiter", caller=_CALLER, low=1, integer=True)
+    if not isinstance(time_interactions, (bool, np.bool_)):
+        raise ParameterTypeError(
+            f"The 'time_interactions' parameter of {_CALLER}() must be True or False. Got "
+            f"{time_interactions!r} instead."
+        )
+    if time_transform == "piecewise":
+        if knot is None:
+            raise ParameterError(
+                f"time_transform='piecewise' in {_CALLER}() needs the 'knot' parameter (the time "
+                "where the slope may change), e.g. knot=4."
+            )
+        knot = check_number(knot, name="knot", caller=_CALLER)
+    elif knot is not None:
+        raise ParameterError(
+            f"The 'knot' parameter of {_CALLER}() only applies to time_transform='piecewise'. "
+            f"Got knot={knot!r} with time_transform={time_transform!r}."
+        )
+    cov_list = _check_columns_list(covariates, "covariates")
+    if cluster is not None and not isinstance(cluster, str):
+        raise ParameterTypeError(
+            f"The 'cluster' parameter of {_CALLER}() must be a column name. Got {cluster!r}."
+        )
+    for name in cov_list + ([cluster] if cluster else []):
+        if name in (patient, time, score):
+            raise ParameterError(
+                f"Column {name!r} passed to {_CALLER}() as a covariate or cluster is also the "
+                "patient, time or score column. Suggestion: pass a different column."
+            )
+    extra: dict[str, str | None] = {c: c for c in cov_list}
+    if cluster is not None:
+        extra["cluster"] = cluster
+    long = prepare_long(
+        data, patient=patient, time=time, score=score, caller=_CALLER, extra=extra
+    )
+    frame = long.frame
+    t = _numeric_time(frame, time, _CALLER)
+    for name in cov_list:
+        _check_patient_level(frame, name, "covariates", long.codes)
+    if cluster is not None:
+        _check_patient_level(frame, cluster, "cluster", long.codes)
+    plan = _plan_covariates(frame, cov_list)
+    cov_cols = plan.columns(frame)
+    valid = ~np.isnan(frame["score"].to_numpy())
+    for col in cov_cols:
+        valid &= ~np.isnan(col)
+    if cluster is not None:
+        valid &= frame[cluster].notna().to_numpy()
+    start_theta = None if start is None else np.asarray(start, dtype=np.float64)
+    model = _fit_long(
+        long,
+        t=t,
+        valid=valid,
+        cov_names=plan.names,
+        cov_cols=cov_cols,
+        time_transform=time_transform,
+        random=random,
+        knot=knot,
+        reml=method == "REML",
+        time_interactions=bool(time_interactions),
+        maxiter=int(maxiter),
+        start=start_theta,
+        cluster=cluster,
+        missing_reason="covariate missing" if cov_list else None,
+    )
+    model._state.covariates = cov_list
+    model._state.covariate_spec = plan.spec
+    return model
+
+
+def _fit_long(
+    long: LongData,
+    *,
+    t: np.ndarray,
+    valid: np.ndarray,
+    cov_names: list[str],
+    cov_cols: list[np.ndarray],
+    time_transform: str,
+    random: str,
+    knot: float | None,
+    reml: bool,
+    time_interactions: bool,
+    maxiter: int,
+    start: np.ndarray | None,
+    cluster: str | None,
+    missing_reason: str | None = None,
+    quiet: bool = False,
+) -> GrowthModel:
+    """Fit on validated long data; ``valid`` marks the rows used."""
+    frame = long.frame
+    rows = np.flatnonzero(valid)
+    if len(rows) == 0:
+        raise EmptyDataError(
+            f"No row of the data passed to {_CALLER}() has a score (and covariates) to fit. "
+            "Suggestion: check the score column."
+        )
+    _check_times(t[rows], time_transform, frame.iloc[rows].reset_index(drop=True), "time")
+    tr = t[rows]
+    time_cols = _time_columns(tr, time_transform, knot)
+    cols = [np.ones(len(rows))] + [c for _, c in time_cols]
+    names = ["intercept"] + [n for n, _ in time_cols]
+    covs = [c[rows] for c in cov_cols]
+    cols += covs
+    names += cov_names
+    if time_interactions:
+        for cname, cov in zip(cov_names, covs, strict=True):
+            for tname, tcol in time_cols:
+                cols.append(cov * tcol)
+                names.append(f"{cname}:{tname}")
+    cols.append(frame["score"].to_numpy()[rows])
+    Xy = np.column_stack(cols)
+    q = 1 if random == "intercept" else 2
+    p = Xy.shape[1] - 1
+    if len(rows) <= p:
+        raise InvalidValueError(
+            f"{_CALLER}() has {len(rows)} usable rows for {p} fixed effects. Suggestion: use "
+            "more data or fewer covariates."
+        )
+    codes = long.codes[rows]
+    n_pat_all = long.n_patients
+    counts = np.bincount(codes, minlength=n_pat_all)
+    present = np.flatnonzero(counts > 0)
+    seg_starts = np.searchsorted(codes, present)
+    cluster_codes = None
+    clusters = None
+    patient_cluster = None
+    if cluster is not None:
+        first_rows = long.starts[:-1]
+        cvals = frame[cluster].to_numpy()[first_rows]
+        ckey, clusters_idx = pd.factorize(pd.Series(cvals), sort=True)
+        patient_cluster = ckey.astype(np.int64)
+        clusters = np.asarray(clusters_idx, dtype=object)
+        cluster_codes = patient_cluster[present]
+    st = _sufficient_stats(Xy, q, seg_starts, cluster_codes)
+    fit = _optimise(st, reml, start=start, maxiter=maxiter, has_cluster=cluster is not None)
+    if not fit.converged and not quiet:
+        warnings.warn(
+            f"{_CALLER}() did not converge ({fit.message}) after {fit.n_iter} iterations; the "
+            "estimates are those at the last iterate and model.converged_ is False. Suggestion: "
+            "raise maxiter=, rescale time, or simplify the random effects.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    ev = fit.ev
+    n = st.n_obs
+    sigma2 = ev.r2 / (n - p if reml else n)
+    a_inv = np.linalg.inv(ev.A)
+    beta_cov = sigma2 * 0.5 * (a_inv + a_inv.T)
+    beta = ev.beta
+    # residual projections s_i = Z_i'(y_i - X_i beta), (N, q)
+    s = np.column_stack([Bk[p] - beta @ Bk[:p] for Bk in st.B])
+    if q == 1:
+        (w00,) = ev.W
+        Wm = w00[:, None, None] * np.ones((1, 1, 1))
+    else:
+        w00, w01, w11 = ev.W
+        Wm = np.empty((len(w00), 2, 2))
+        Wm[:, 0, 0], Wm[:, 0, 1], Wm[:, 1, 0], Wm[:, 1, 1] = w00, w01, w01, w11
+    eff = np.einsum("nij,nj->ni", Wm, s)
+    cond = sigma2 * Wm
+    cl_eff = cl_var = None
+    if cluster is not None and ev.vc is not None and st.cluster_order is not None:
+        tau2 = fit.theta[-1] ** 2
+        vc = ev.vc
+        s_c = vc[:, p] - vc[:, :p] @ beta
+        S_c = vc[:, 0]
+        k_c = tau2 * s_c / (1.0 + tau2 * S_c)
+        n_cl = len(clusters) if clusters is not None else 0
+        # positions of the clusters that have data
+        sorted_codes = cluster_codes[st.cluster_order] if cluster_codes is not None else None
+        cl_with_data = sorted_codes[st.cluster_starts] if sorted_codes is not None else None
+        cl_eff = np.full(n_cl, np.nan)
+        cl_var = np.full(n_cl, np.nan)
+        cl_eff[cl_with_data] = k_c
+        cl_var[cl_with_data] = sigma2 * tau2 / (1.0 + tau2 * S_c)
+        # patient effects given the cluster: b_i = W s_i - W g0 k_c
+        g0 = np.column_stack([Bk[0] for Bk in st.B])
+        wg0 = np.einsum("nij,nj->ni", Wm, g0)
+        kc_pat = cl_eff[cluster_codes] if cluster_codes is not None else 0.0
+        eff = eff - wg0 * np.asarray(kc_pat)[:, None]
+        fac = tau2 / (1.0 + tau2 * S_c)
+        fac_pat = np.full(n_cl, 0.0)
+        fac_pat[cl_with_data] = fac
+        fp = fac_pat[cluster_codes] if cluster_codes is not None else 0.0
+        cond = cond + sigma2 * np.asarray(fp)[:, None, None] * np.einsum("ni,nj->nij", wg0, wg0)
+    effects = np.full((n_pat_all, q), np.nan)
+    effects_cov = np.full((n_pat_all, q, q), np.nan)
+    effects[present] = eff
+    effects_cov[present] = cond
+    reasons = np.full(n_pat_all, None, dtype=object)
+    no_rows = counts == 0
+    if no_rows.any():
+        raw_counts = np.diff(long.starts)
+        reasons[no_rows] = missing_reason or "no observed score"
+        scored = ~np.isnan(frame["score"].to_numpy())
+        n_scored = np.add.reduceat(scored.astype(np.int64), long.starts[:-1])
+        reasons[no_rows & (n_scored == 0)] = "no observed score"
+        del raw_counts
+    state = _State(
+        method="REML" if reml else "ML",
+        time_transform=time_transform,
+        random=random,
+        knot=knot,
+        covariates=[],
+        covariate_spec=[],
+        time_interactions=time_interactions,
+        terms=names,
+        beta=beta,
+        beta_cov=beta_cov,
+        theta=fit.theta,
+        sigma2=float(sigma2),
+        criterion=float(ev.crit),
+        n_obs=n,
+        converged=fit.converged,
+        n_iter=fit.n_iter,
+        n_eval=fit.n_eval,
+        message=fit.message,
+        patients=long.patients.to_numpy(),
+        effects=effects,
+        effects_cov=effects_cov,
+        n_patient_obs=counts.astype(np.int64),
+        reasons=reasons,
+        cluster=cluster,
+        clusters=clusters,
+        cluster_effects=cl_eff,
+        cluster_effects_var=cl_var,
+        patient_cluster=patient_cluster,
+        columns=dict(long.columns),
+    )
+    return GrowthModel(state)
+
+
+def _fit_slopes(
+    codes: np.ndarray,
+    t: np.ndarray,
+    y: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    maxiter: int = 1000,
+) -> dict[str, Any] | None:
+    """Linear random-slope REML fit on raw arrays (rows sorted by patient code, no NaN).
+
+    For internal use by detectors: no validation, no pandas. Returns per present patient the
+    total slope ``beta_time + b_i`` and its variance ``Var(beta_time) + condVar(b_i)``, or None
+    when the model cannot be fitted (too few rows, a constant time).
+    """
+    if len(y) < 4:
+        return None
+    present_mask = np.r_[True, codes[1:] != codes[:-1]]
+    starts = np.flatnonzero(present_mask)
+    Xy = np.column_stack([np.ones_like(t), t, y])
+    st = _sufficient_stats(Xy, 2, starts)
+    try:
+        fit = _optimise(st, True, start=start, maxiter=maxiter, has_cluster=False)
+    except InvalidValueError:
+        return None
+    ev = fit.ev
+    p = 2
+    sigma2 = ev.r2 / (st.n_obs - p)
+    a_inv = np.linalg.inv(ev.A)
+    beta = ev.beta
+    _, w01, w11 = ev.W
+    s0 = st.B[0][p] - beta @ st.B[0][:p]
+    s1 = st.B[1][p] - beta @ st.B[1][:p]
+    b1 = w01 * s0 + w11 * s1
+    return {
+        "patients": codes[starts],
+        "n": np.diff(np.r_[starts, len(codes)]),
+        "slope": beta[1] + b1,
+        "variance": sigma2 * (a_inv[1, 1] + w11),
+        "fixed": float(beta[1]),
+        "theta": fit.theta,
+        "converged": fit.converged,
+    }
