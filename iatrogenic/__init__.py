@@ -26,6 +26,7 @@ from .core.sudden_changes import (
 from .core.summary import change_summary, ha_group_summary
 from .core.talking_therapies import talking_therapies_outcomes, talking_therapies_summary
 from .detectors import get_detector, list_detectors
+from .evaluation import evaluate
 from .plotting import plot_change, plot_course
 from .screen import screen, screen_summary
 
@@ -38,6 +39,7 @@ __all__ = [
     "count_sudden_change_intervals",
     "datasets",
     "detectors",
+    "evaluate",
     "exceptions",
     "fit_growth",
     "get_detector",

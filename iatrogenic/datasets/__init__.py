@@ -4,14 +4,20 @@ Examples
 --------
 >>> from iatrogenic.datasets import list_datasets, load_example
 >>> list_datasets()["name"].tolist()
-['example', 'example_truth']
+['example', 'example_truth', 'example_medications']
 >>> load_example()["patient"].nunique()
 600
 """
 
 from __future__ import annotations
 
-from .example import list_datasets, load_example, load_example_truth
+from .example import list_datasets, load_example, load_example_medications, load_example_truth
 from .simulate import simulate
 
-__all__ = ["list_datasets", "load_example", "load_example_truth", "simulate"]
+__all__ = [
+    "list_datasets",
+    "load_example",
+    "load_example_medications",
+    "load_example_truth",
+    "simulate",
+]

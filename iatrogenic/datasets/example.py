@@ -20,11 +20,27 @@ from typing import Literal, overload
 import numpy as np
 import pandas as pd
 
-from .simulate import ATTENDANCE, TRUTH_COLUMNS, _ids, simulate
+from .simulate import (
+    ATTENDANCE,
+    END_REASONS,
+    ITEM_COLUMNS,
+    MEDICATION_COLUMNS,
+    TRUTH_COLUMNS,
+    _ids,
+    simulate,
+)
 
-__all__ = ["EXAMPLE_ARGS", "EXAMPLE_VERSION", "list_datasets", "load_example", "load_example_truth"]
+__all__ = [
+    "EXAMPLE_ARGS",
+    "EXAMPLE_VERSION",
+    "list_datasets",
+    "load_example",
+    "load_example_medications",
+    "load_example_truth",
+]
 
-#: The exact call that made the bundled example: ``simulate(**EXAMPLE_ARGS)``.
+#: The exact call that made the bundled example: ``simulate(**EXAMPLE_ARGS)`` (its medication
+#: table with ``return_medications=True``).
 EXAMPLE_ARGS: dict[str, int] = {"n_patients": 600, "n_therapists": 30, "seed": 20240108}
 
 #: Version of iatrogenic that generated the bundled files.
@@ -51,11 +67,13 @@ _CATALOGUE: tuple[_Entry, ...] = (
         name="example",
         file="example.csv",
         description=(
-            "600 simulated patients of 30 therapists, up to 12 weekly sessions: PHQ-9, GAD-7, "
-            "PHQ-9 item 9, attendance, dates, age; with injected deterioration, sudden "
-            "worsening, self-harm ideation and disengagement. load_example()"
+            "600 simulated patients of 30 therapists, planned courses of 6-16 weekly sessions "
+            "(dependency courses up to 30): PHQ-9 total and items, GAD-7, SRS, BHS, attendance, "
+            "dates, age, end reason; with every harm of the taxonomy injected (deterioration, "
+            "sudden worsening, self-harm ideation, disengagement, alliance rupture, dependency, "
+            "symptom emergence, secondary worsening, medication). load_example()"
         ),
-        rows=6256,
+        rows=6119,
     ),
     _Entry(
         name="example_truth",
@@ -64,19 +82,35 @@ _CATALOGUE: tuple[_Entry, ...] = (
             "ground truth of the example: one row per injected harm (patient, harm, onset "
             "session, magnitude). load_example_truth()"
         ),
-        rows=140,
+        rows=274,
+    ),
+    _Entry(
+        name="example_medications",
+        file="example_medications.csv",
+        description=(
+            "prescriptions of the example's patients (patient, start, stop, drug, atc, dose), "
+            "with the medication problems of the truth. load_example_medications()"
+        ),
+        rows=616,
     ),
 )
+
+_SCORES: tuple[str, ...] = ("phq9", "gad7", *ITEM_COLUMNS, "srs", "bhs")
+_WHOLE: tuple[str, ...] = ("phq9", "gad7", *ITEM_COLUMNS, "bhs")
 
 
 def _read(file: str) -> pd.DataFrame:
     resource = files("iatrogenic.datasets").joinpath("data", file)
     with resource.open("r", encoding="utf-8") as handle:
-        return pd.read_csv(handle)
+        return pd.read_csv(handle, keep_default_na=False, na_values=[""])
 
 
 def _patient_dtype() -> pd.CategoricalDtype:
     return pd.CategoricalDtype(_ids("P", EXAMPLE_ARGS["n_patients"], 5))
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, format="%Y-%m-%d").astype("datetime64[ns]")
 
 
 def _normalise_data(frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,15 +122,16 @@ def _normalise_data(frame: pd.DataFrame) -> pd.DataFrame:
             .astype(str)
             .astype(pd.CategoricalDtype(_ids("T", EXAMPLE_ARGS["n_therapists"], 2))),
             "session": frame["session"].astype(np.int64),
-            "date": pd.to_datetime(frame["date"], format="%Y-%m-%d").astype("datetime64[ns]"),
+            "date": _dates(frame["date"]),
             "attendance": frame["attendance"]
             .astype(str)
             .astype(pd.CategoricalDtype(list(ATTENDANCE))),
         }
     )
-    for column in ("phq9", "gad7", "phq9_item9"):
+    for column in _SCORES:
         out[column] = frame[column].astype(np.float64)
     out["age"] = frame["age"].astype(np.int64)
+    out["end_reason"] = pd.Categorical(frame["end_reason"], categories=list(END_REASONS))
     return out
 
 
@@ -110,6 +145,20 @@ def _normalise_truth(frame: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.loc[:, list(TRUTH_COLUMNS)]
+
+
+def _normalise_medications(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "patient": frame["patient"].astype(str).astype(_patient_dtype()),
+            "start": _dates(frame["start"]),
+            "stop": _dates(frame["stop"]),
+            "drug": frame["drug"].astype(str),
+            "atc": frame["atc"].astype(str),
+            "dose": frame["dose"].astype(np.float64),
+        }
+    )
+    return out.loc[:, list(MEDICATION_COLUMNS)]
 
 
 @overload
@@ -126,9 +175,12 @@ def load_example(*, return_truth: bool = False) -> pd.DataFrame | tuple[pd.DataF
     The data are simulated; no real patient appears in them. They were made by iatrogenic 0.1.0
     with ``iatrogenic.datasets.simulate(n_patients=600, n_therapists=30, seed=20240108)`` (all
     other arguments at their defaults) and the test suite checks that this call still reproduces
-    them exactly. They contain, by design, patients with reliable deterioration, patients who
-    start below the PHQ-9 cut-off and end above it (harmed), sudden losses, rises of PHQ-9 item 9
-    from 0 to 2 or more, disengagement, dropout and missed sessions.
+    them exactly. They contain, by design, every harm of the taxonomy, each in at least 24
+    patients (see :func:`load_example_truth`): reliable deterioration (including patients who
+    start below the PHQ-9 cut-off and end above it), sudden losses, rises of PHQ-9 item 9 from 0
+    to 2 or more, disengagement, alliance ruptures, dependency, symptom emergence, worsening
+    hopelessness and medication problems (:func:`load_example_medications`), besides dropout,
+    missed sessions and minors.
 
     Parameters
     ----------
@@ -138,27 +190,27 @@ def load_example(*, return_truth: bool = False) -> pd.DataFrame | tuple[pd.DataF
     Returns
     -------
     data : DataFrame
-        6256 rows, one per patient and scheduled session, sorted by patient and session, with the
-        columns and dtypes documented in :func:`iatrogenic.datasets.simulate`: ``patient``,
-        ``therapist``, ``session``, ``date``, ``attendance``, ``phq9``, ``gad7``, ``phq9_item9``,
-        ``age``.
+        6119 rows, one per patient and scheduled session, sorted by patient and session,
+        with the columns and dtypes documented in :func:`iatrogenic.datasets.simulate`:
+        ``patient``, ``therapist``, ``session``, ``date``, ``attendance``, ``phq9``, ``gad7``,
+        ``phq9_item1`` ... ``phq9_item9``, ``srs``, ``bhs``, ``age``, ``end_reason``.
     truth : DataFrame
         Only with ``return_truth=True``: one row per injected harm, columns ``patient``,
         ``harm``, ``onset``, ``magnitude``.
 
     See Also
     --------
-    load_example_truth, list_datasets, simulate
+    load_example_truth, load_example_medications, list_datasets, simulate
 
     Examples
     --------
     >>> from iatrogenic.datasets import load_example
     >>> data = load_example()
     >>> data.shape
-    (6256, 9)
+    (6119, 20)
     >>> data, truth = load_example(return_truth=True)
-    >>> sorted(truth["harm"].unique())
-    ['deterioration', 'disengagement', 'self_harm', 'sudden_worsening']
+    >>> truth["harm"].nunique()
+    9
     """
     data = _normalise_data(_read("example.csv"))
     if return_truth:
@@ -176,8 +228,9 @@ def load_example_truth() -> pd.DataFrame:
     -------
     DataFrame
         - ``patient`` (category): patient id, same categories as ``load_example()["patient"]``.
-        - ``harm`` (str): ``"deterioration"``, ``"sudden_worsening"``, ``"self_harm"`` or
-          ``"disengagement"``.
+        - ``harm`` (str): one of ``"deterioration"``, ``"sudden_worsening"``, ``"self_harm"``,
+          ``"disengagement"``, ``"alliance_rupture"``, ``"dependency"``,
+          ``"symptom_emergence"``, ``"secondary_worsening"``, ``"medication"``.
         - ``onset`` (int64): session at which the harm begins.
         - ``magnitude`` (float64): size of the harm (units depend on the harm).
 
@@ -189,6 +242,31 @@ def load_example_truth() -> pd.DataFrame:
     ['patient', 'harm', 'onset', 'magnitude']
     """
     return _normalise_truth(_read("example_truth.csv"))
+
+
+def load_example_medications() -> pd.DataFrame:
+    """Load the prescriptions of the bundled example's patients.
+
+    Made by the same call as :func:`load_example`, with ``return_medications=True``. The
+    ``medication`` rows of :func:`load_example_truth` say who has a problem (``magnitude`` is the
+    problem's code, see ``iatrogenic.datasets.simulate.MEDICATION_PROBLEMS``).
+
+    Returns
+    -------
+    DataFrame
+        One row per prescription period at a constant dose, sorted by patient, start and drug:
+        ``patient`` (category, same categories as ``load_example()["patient"]``), ``start`` and
+        ``stop`` (datetime64[ns]; ``stop`` is the first day without the drug, NaT while
+        ongoing), ``drug`` (str), ``atc`` (str, WHO ATC code), ``dose`` (float64, mg a day).
+
+    Examples
+    --------
+    >>> from iatrogenic.datasets import load_example_medications
+    >>> meds = load_example_medications()
+    >>> meds.columns.tolist()
+    ['patient', 'start', 'stop', 'drug', 'atc', 'dose']
+    """
+    return _normalise_medications(_read("example_medications.csv"))
 
 
 def list_datasets() -> pd.DataFrame:
@@ -209,9 +287,10 @@ def list_datasets() -> pd.DataFrame:
     --------
     >>> from iatrogenic.datasets import list_datasets
     >>> list_datasets()[["name", "rows"]]
-                name  rows
-    0        example  6256
-    1  example_truth   140
+                      name  rows
+    0              example  6119
+    1        example_truth   274
+    2  example_medications   616
     """
     return pd.DataFrame(
         {
@@ -224,21 +303,30 @@ def list_datasets() -> pd.DataFrame:
     )
 
 
-def _write_example(directory: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _write_example(
+    directory: Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Regenerate the bundled CSV files from ``simulate(**EXAMPLE_ARGS)`` and return them."""
     directory = directory or Path(__file__).resolve().parent / "data"
-    data, truth = simulate(
+    data, truth, medications = simulate(
         n_patients=EXAMPLE_ARGS["n_patients"],
         n_therapists=EXAMPLE_ARGS["n_therapists"],
         seed=EXAMPLE_ARGS["seed"],
+        return_medications=True,
     )
     written = data.copy()
     # Whole-number scores as integers, so the CSV reads "12" rather than "12.0" (smaller, and
     # what a service's export looks like); missed sessions stay empty.
-    for column in ("phq9", "gad7", "phq9_item9"):
+    for column in _WHOLE:
         written[column] = written[column].astype("Int64")
     written.to_csv(
         directory / "example.csv", index=False, date_format="%Y-%m-%d", lineterminator="\n"
     )
     truth.to_csv(directory / "example_truth.csv", index=False, lineterminator="\n")
-    return data, truth
+    medications.to_csv(
+        directory / "example_medications.csv",
+        index=False,
+        date_format="%Y-%m-%d",
+        lineterminator="\n",
+    )
+    return data, truth, medications

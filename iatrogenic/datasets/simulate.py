@@ -1,9 +1,11 @@
-"""Simulated routine-outcome-monitoring data with known, injected harm.
+"""Simulated routine-outcome-monitoring data with known, injected harm of every type.
 
 The simulator draws a cohort of patients treated by a group of therapists, one row per scheduled
-session, with PHQ-9 and GAD-7 totals, the PHQ-9 risk item, attendance and dates, and then injects
-harm into a known share of the courses. It returns the data and the ground truth, one row per
-injected harm, so that every detector can be scored against what really happened.
+session, with PHQ-9 (total and the nine items), GAD-7, the Session Rating Scale (alliance), the
+Beck Hopelessness Scale (a secondary measure), attendance, dates and how each course ended, and
+optionally a medication table. It then injects every harm of the taxonomy into a known share of
+the patients and returns the ground truth, one row per injected harm, so that every detector can
+be scored against what really happened (see :func:`iatrogenic.evaluate`).
 
 Everything is vectorised over a ``(patient, session)`` grid: no Python loop runs over patients,
 so a million patients take seconds. Each model component draws from its own random stream
@@ -16,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -24,12 +26,28 @@ import pandas as pd
 from .._validation import check_number
 from ..exceptions import DataQualityWarning, ParameterError, ParameterTypeError
 
-__all__ = ["ATTENDANCE", "HARMS_SIMULATED", "TRUTH_COLUMNS", "simulate"]
+__all__ = [
+    "ATTENDANCE",
+    "DRUGS",
+    "END_REASONS",
+    "HARMS_SIMULATED",
+    "ITEM_COLUMNS",
+    "MEDICATION_COLUMNS",
+    "MEDICATION_PROBLEMS",
+    "TRUTH_COLUMNS",
+    "simulate",
+]
 
 _CALLER = "simulate"
 
 #: Values of the ``attendance`` column, in category order.
 ATTENDANCE: tuple[str, ...] = ("attended", "cancelled", "dna")
+
+#: Values of the ``end_reason`` column (set on the last row of each course), in category order.
+END_REASONS: tuple[str, ...] = ("planned", "unplanned")
+
+#: The PHQ-9 item columns, in order (item 9 is the self-harm item).
+ITEM_COLUMNS: tuple[str, ...] = tuple(f"phq9_item{i}" for i in range(1, 10))
 
 #: Harms the simulator can inject (names shared with ``iatrogenic.detectors.HARMS``).
 HARMS_SIMULATED: tuple[str, ...] = (
@@ -37,10 +55,65 @@ HARMS_SIMULATED: tuple[str, ...] = (
     "sudden_worsening",
     "self_harm",
     "disengagement",
+    "alliance_rupture",
+    "dependency",
+    "symptom_emergence",
+    "secondary_worsening",
+    "medication",
 )
 
 #: Columns of the truth table, in order.
 TRUTH_COLUMNS: tuple[str, ...] = ("patient", "harm", "onset", "magnitude")
+
+#: Columns of the medication table, in order.
+MEDICATION_COLUMNS: tuple[str, ...] = ("patient", "start", "stop", "drug", "atc", "dose")
+
+#: The medication problems, by the ``magnitude`` code of a ``medication`` truth row (1-5).
+MEDICATION_PROBLEMS: dict[int, str] = {
+    1: "polypharmacy",  # three or more concurrent psychotropics of different classes
+    2: "duplicate_class",  # two concurrent psychotropics of the same class
+    3: "long_benzodiazepine",  # benzodiazepine or Z-drug course beyond 4 weeks
+    4: "abrupt_stop",  # antidepressant stopped from the full dose, without a taper
+    5: "minor",  # a psychotropic in a patient under 18
+}
+
+#: Drugs of the medication table: name -> (ATC code, usual full daily dose in mg).
+DRUGS: dict[str, tuple[str, float]] = {
+    "sertraline": ("N06AB06", 100.0),
+    "fluoxetine": ("N06AB03", 20.0),
+    "citalopram": ("N06AB04", 20.0),
+    "mirtazapine": ("N06AX11", 30.0),
+    "venlafaxine": ("N06AX16", 150.0),
+    "diazepam": ("N05BA01", 10.0),
+    "lorazepam": ("N05BA06", 2.0),
+    "zopiclone": ("N05CF01", 7.5),
+    "zolpidem": ("N05CF02", 10.0),
+    "quetiapine": ("N05AH04", 150.0),
+    "olanzapine": ("N05AH03", 10.0),
+    "aripiprazole": ("N05AX12", 10.0),
+    "lithium": ("N05AN01", 800.0),
+    "methylphenidate": ("N06BA04", 36.0),
+    "lamotrigine": ("N03AX09", 200.0),
+    "pregabalin": ("N03AX16", 300.0),
+}
+_DRUG_NAMES = np.array(list(DRUGS), dtype=object)
+_DRUG_ATC = np.array([atc for atc, _ in DRUGS.values()], dtype=object)
+_DRUG_DOSE = np.array([dose for _, dose in DRUGS.values()])
+_DRUG_INDEX = {name: i for i, name in enumerate(DRUGS)}
+
+
+def _drug_ids(*names: str) -> np.ndarray:
+    return np.array([_DRUG_INDEX[name] for name in names], dtype=np.int64)
+
+
+_ANTIDEPRESSANTS = _drug_ids("sertraline", "fluoxetine", "citalopram", "mirtazapine", "venlafaxine")
+_SSRIS = _drug_ids("sertraline", "fluoxetine", "citalopram")
+_BENZODIAZEPINES = _drug_ids("diazepam", "lorazepam")
+_SEDATIVES = _drug_ids("diazepam", "lorazepam", "zopiclone", "zolpidem")
+_SECOND_CLASS = _drug_ids("quetiapine", "olanzapine", "aripiprazole", "lithium", "lamotrigine")
+_FOR_MINORS = _drug_ids("fluoxetine", "sertraline", "methylphenidate", "aripiprazole")
+_PREGABALIN = _drug_ids("pregabalin")
+_NO_STOP = np.iinfo(np.int64).min  # day offset standing for an ongoing prescription (NaT)
 
 # Random streams: one per model component, keyed by a fixed index. Never renumber: the bundled
 # example data are regenerated from these streams. New components take new indices.
@@ -51,10 +124,21 @@ _STREAMS: dict[str, int] = {
     "noise": 3,
     "risk_item": 4,
     "dates": 5,
+    "items": 6,
+    "srs": 7,
+    "bhs": 8,
+    "course": 9,
     "disengagement": 10,
     "deterioration": 11,
     "sudden_worsening": 12,
     "self_harm": 13,
+    "alliance_rupture": 14,
+    "dependency": 15,
+    "symptom_emergence": 16,
+    "secondary_worsening": 17,
+    "medication": 18,
+    "medication_table": 19,
+    "minors": 20,
 }
 
 # Intake severity and course shape. Intake PHQ-9 in NHS Talking Therapies averages about 15-16
@@ -77,19 +161,33 @@ _LATENT_CORR = np.array(
 _GAD_NOISE_RATIO = 0.85  # GAD-7 noise SD relative to PHQ-9's (shorter scale)
 _GAD_THERAPIST_RATIO = 0.8  # GAD-7 slope shares most of the therapist effect
 _GAD_DETERIORATION_RATIO = 0.5  # anxiety worsens along with depression, but less
-_PHQ_HIGH, _GAD_HIGH, _ITEM_HIGH = 27, 21, 3
+_PHQ_HIGH, _GAD_HIGH, _ITEM_HIGH, _SRS_HIGH, _BHS_HIGH = 27, 21, 3, 40.0, 20
 _INTAKE_WINDOW_DAYS = 365  # referrals arrive over a year from start_date
+_DEFAULT_MIN_SESSIONS = 6
+# Dependency courses run 4 to 14 sessions past the longest planned course (20-30 with the
+# default n_sessions=16); the grid is always that wide, whatever the rate, so that switching
+# dependency on or off does not change the random numbers of the other components.
+_DEPENDENCY_EXTRA = (4, 14)
+# PHQ-9 items 1-8: mean weights of the item profile (sleep and tiredness score highest, moving
+# slowly / restlessness lowest, as in primary-care samples), and the patient-to-patient spread.
+_ITEM_WEIGHTS = np.array([1.1, 1.2, 1.3, 1.4, 1.1, 1.0, 1.0, 0.6])
+_ITEM_SPREAD = 0.45
+_GAD_CASENESS = 8
+_SRS_CONCERN = 36.0
+_BHS_RISE = 6
 
 
 @dataclass
 class _Cohort:
     """The simulation state on the ``(patient, session)`` grid, shared by the harm helpers.
 
-    Arrays of shape ``(n, S)`` are indexed by patient and ``session - 1``.
+    Arrays of shape ``(n, S)`` are indexed by patient and ``session - 1``; ``S`` is the width of
+    the grid (the longest possible course), ``n_sessions`` the longest planned course.
     """
 
     n: int
     n_sessions: int
+    width: int
     log_t: np.ndarray  # (S,) log(session)
     intake_phq: np.ndarray  # (n,) latent intake
     slope_phq: np.ndarray  # (n,)
@@ -98,12 +196,18 @@ class _Cohort:
     mu_phq: np.ndarray  # (n, S) expected course
     mu_gad: np.ndarray
     last: np.ndarray  # (n,) last scheduled session (course length)
-    visible_end: np.ndarray  # (n,) last session at which a score can still be observed
+    visible_end: np.ndarray  # (n,) last session before which a harm must fit (and show)
+    unplanned: np.ndarray  # (n,) bool: the course ended unplanned (dropout, disengagement)
     attendance: np.ndarray  # (n, S) int8 codes into ATTENDANCE
-    extra_gap: np.ndarray  # (n, S) extra days added before a session
+    extra_gap: np.ndarray  # (n, S) days added to (or taken from) the gap before a session
     truth: list[pd.DataFrame]
     jumps: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # sudden losses: (who, onset, jump)
     risk: list[tuple[np.ndarray, np.ndarray]]  # self-harm: (who, item 9 values (k, S))
+    sudden: np.ndarray  # (n,) bool: a sudden worsening was injected
+
+    @property
+    def sessions(self) -> np.ndarray:
+        return np.arange(1, self.width + 1)
 
 
 def _streams(seed: int | None) -> dict[str, np.random.Generator]:
@@ -132,8 +236,8 @@ def _choose(
     if wanted > len(pool):
         warnings.warn(
             f"simulate(): {harm} was requested for {wanted} patients, but only {len(pool)} "
-            "courses are long enough to show it, so only those get it. Suggestion: raise "
-            "n_sessions or lower dropout_rate.",
+            "courses are long enough (or otherwise able) to show it, so only those get it. "
+            "Suggestion: raise n_sessions or lower dropout_rate.",
             DataQualityWarning,
             stacklevel=4,
         )
@@ -164,7 +268,8 @@ def _truth_rows(
 # --------------------------------------------------------------------------------------------
 # Harm helpers: one per harm. Each chooses its patients among those whose course is long enough
 # to show it, changes the cohort in place and appends its truth rows. They run in the order of
-# ``simulate`` because disengagement shortens courses and the others must fit in what is left.
+# ``simulate``: disengagement shortens courses and dependency lengthens some, and the others
+# must fit in what is left.
 # --------------------------------------------------------------------------------------------
 
 
@@ -172,26 +277,78 @@ def _inject_disengagement(c: _Cohort, rng: np.random.Generator, rate: float) -> 
     """Missed sessions accumulate, gaps lengthen, then the course ends unplanned.
 
     From the onset session (4 or later, so that the patient attended a few sessions first) the
-    patient misses two or three sessions in a row, the first a DNA, with rebooking gaps of about
-    two weeks, and the course ends there. ``magnitude`` is the number of missed sessions.
+    patient follows one of three patterns, each with rebooking gaps of about two weeks before
+    every missed session and an unplanned ending:
+
+    - *run* (40%): two or three missed sessions in a row, the first a DNA;
+    - *rising miss rate* (30%): four to six sessions in which misses become more frequent: the
+      first is a DNA, the last two are missed, those between are missed half of the time;
+    - *after worsening* (30%): as *run*, but the two sessions before the onset show a worsening of
+      3-4 PHQ-9 points (below the usual reliable-change threshold): the patient gets worse, then
+      stops coming.
+
+    ``magnitude`` is the number of missed sessions from the onset to the end.
     """
-    # Needs a few attended sessions before the onset and two sessions to miss.
-    eligible = np.full(c.n, c.n_sessions >= 5)
+    eligible = c.last >= 5
     who = _choose(rng, eligible, rate, c.n, "disengagement")
-    onset = _onsets(rng, 4, np.full(len(who), c.n_sessions - 1))
-    missed = rng.integers(2, 4, size=len(who))
-    last = np.minimum(onset + missed - 1, c.n_sessions)
-    missed = last - onset + 1
-    sessions = np.arange(1, c.n_sessions + 1)
+    k = len(who)
+    onset = _onsets(rng, 4, c.last[who] - 1)
+    pattern = rng.choice(3, size=k, p=[0.4, 0.3, 0.3])
+    run_length = np.where(pattern == 1, rng.integers(4, 7, size=k), rng.integers(2, 4, size=k))
+    last = np.minimum(onset + run_length - 1, c.width)
+    sessions = c.sessions
     in_run = (sessions >= onset[:, None]) & (sessions <= last[:, None])
+    # Missed sessions: all of the run, except, with rising misses, half of those between the
+    # first and the last two.
+    middle = (sessions > onset[:, None]) & (sessions < last[:, None] - 1)
+    attend_middle = (pattern == 1)[:, None] & middle & (rng.random((k, c.width)) < 0.5)
+    missed = in_run & ~attend_middle
     # The first missed session is a DNA; later ones are DNAs or patient cancellations.
-    kind = np.where(rng.random((len(who), c.n_sessions)) < 0.7, 2, 1).astype(np.int8)
+    kind = np.where(rng.random((k, c.width)) < 0.7, 2, 1).astype(np.int8)
     kind[sessions == onset[:, None]] = 2
-    c.attendance[who] = np.where(in_run, kind, c.attendance[who])
-    c.extra_gap[who] += np.where(in_run, rng.integers(5, 11, size=in_run.shape), 0)
+    c.attendance[who] = np.where(missed, kind, np.where(in_run, 0, c.attendance[who]))
+    c.extra_gap[who] += np.where(missed, rng.integers(5, 11, size=(k, c.width)), 0)
+    # Worsening before the end: +3-4 points over the two sessions before the onset.
+    worse = pattern == 2
+    rise = np.where(worse, np.round(rng.uniform(3.0, 4.0, size=k), 1), 0.0)
+    ramp = np.clip((sessions - (onset[:, None] - 3)) / 2.0, 0.0, 1.0)
+    c.mu_phq[who] += rise[:, None] * ramp
+    c.mu_gad[who] += _GAD_DETERIORATION_RATIO * rise[:, None] * ramp
+    c.attendance[who[worse], onset[worse] - 2] = 0
+    c.attendance[who[worse], onset[worse] - 3] = 0
     c.last[who] = last
     c.visible_end[who] = onset - 1
-    c.truth.append(_truth_rows(who, "disengagement", onset, missed))
+    c.unplanned[who] = True
+    c.truth.append(_truth_rows(who, "disengagement", onset, missed.sum(axis=1)))
+
+
+def _inject_dependency(c: _Cohort, rng: np.random.Generator, rate: float) -> None:
+    """The course runs far past the expected dose without reliable improvement.
+
+    Among the courses that run to their planned end, the chosen ones continue to 4-14 sessions
+    beyond the longest planned course (20-30 sessions with ``n_sessions=16``) and end as planned.
+    Their expected PHQ-9 and GAD-7 stay flat (a slope of 0 to -0.5 points per unit of
+    log(session): at most about 1.7 points of improvement by session 30), and for half of them
+    the sessions come twice a week (every 3-4 days) from the onset on. The onset is the first
+    session past the expected dose, ``n_sessions + 1``; ``magnitude`` is the course length.
+    """
+    eligible = ~c.unplanned
+    who = _choose(rng, eligible, rate, c.n, "dependency")
+    k = len(who)
+    low, high = _DEPENDENCY_EXTRA
+    length = c.n_sessions + rng.integers(low, high + 1, size=k)
+    slope = rng.uniform(-0.5, 0.0, size=k)
+    c.slope_phq[who] = slope
+    c.slope_gad[who] = slope * 0.8
+    c.mu_phq[who] = c.intake_phq[who, None] + slope[:, None] * c.log_t
+    c.mu_gad[who] = c.intake_gad[who, None] + (slope * 0.8)[:, None] * c.log_t
+    onset = np.full(k, c.n_sessions + 1, dtype=np.int64)
+    frequent = rng.random(k) < 0.5
+    closer = np.where(c.sessions >= onset[:, None], -rng.integers(3, 5, size=(k, c.width)), 0)
+    c.extra_gap[who[frequent]] += closer[frequent]
+    c.last[who] = length
+    c.visible_end[who] = length
+    c.truth.append(_truth_rows(who, "dependency", onset, length))
 
 
 def _inject_deterioration(c: _Cohort, rng: np.random.Generator, rate: float) -> None:
@@ -209,8 +366,7 @@ def _inject_deterioration(c: _Cohort, rng: np.random.Generator, rate: float) -> 
     rise = np.round(rng.uniform(7.0, 12.0, size=len(who)), 1)
     before = c.intake_phq[who] + c.slope_phq[who] * c.log_t[onset - 2]
     target = c.intake_phq[who] + rise
-    sessions = np.arange(1, c.n_sessions + 1)
-    ramp = np.clip((sessions - onset[:, None] + 1) / 3.0, 0.0, 1.0)
+    ramp = np.clip((c.sessions - onset[:, None] + 1) / 3.0, 0.0, 1.0)
     new_phq = before[:, None] + (target - before)[:, None] * ramp
     delta = np.where(ramp > 0, new_phq - c.mu_phq[who], 0.0)
     c.mu_phq[who] += delta
@@ -231,14 +387,14 @@ def _inject_sudden_worsening(c: _Cohort, rng: np.random.Generator, rate: float) 
     who = _choose(rng, end >= 5, rate, c.n, "sudden_worsening")
     onset = _onsets(rng, 3, end[who] - 2)
     jump = rng.integers(7, 11, size=len(who)).astype(np.float64)
-    sessions = np.arange(1, c.n_sessions + 1)
     # Recovery stalls at the new level: without this the log-shaped improvement would carry on
     # and wear the jump away within a few sessions.
     level = c.mu_phq[who, onset - 1] + jump
-    c.mu_phq[who] = np.where(sessions >= onset[:, None], level[:, None], c.mu_phq[who])
+    c.mu_phq[who] = np.where(c.sessions >= onset[:, None], level[:, None], c.mu_phq[who])
     for offset in (-1, 0, 1):
         c.attendance[who, onset - 1 + offset] = 0
     c.jumps.append((who, onset, jump))
+    c.sudden[who] = True
     c.truth.append(_truth_rows(who, "sudden_worsening", onset, jump))
 
 
@@ -251,16 +407,24 @@ def _inject_self_harm(c: _Cohort, rng: np.random.Generator, rate: float) -> None
     who = _choose(rng, end >= 2, rate, c.n, "self_harm")
     onset = _onsets(rng, 2, end[who])
     at_onset = np.where(rng.random(len(who)) < 0.7, 2.0, 3.0)
-    later = rng.choice(np.array([1.0, 2.0, 3.0]), p=[0.3, 0.5, 0.2], size=(len(who), c.n_sessions))
-    sessions = np.arange(1, c.n_sessions + 1)
+    later = rng.choice(np.array([1.0, 2.0, 3.0]), p=[0.3, 0.5, 0.2], size=(len(who), c.width))
     items = np.where(
-        sessions < onset[:, None],
+        c.sessions < onset[:, None],
         0.0,
-        np.where(sessions == onset[:, None], at_onset[:, None], later),
+        np.where(c.sessions == onset[:, None], at_onset[:, None], later),
     )
     c.attendance[who, onset - 1] = 0
     c.risk.append((who, items))
     c.truth.append(_truth_rows(who, "self_harm", onset, at_onset))
+
+
+def _observe(rng: np.random.Generator, expected: np.ndarray, sd: float, high: float) -> np.ndarray:
+    """Observed totals (float32 grid): expected course plus noise, rounded, clipped to 0-high."""
+    score = rng.standard_normal(expected.shape, dtype=np.float32)
+    score *= sd
+    score += expected
+    np.rint(score, out=score)
+    return np.clip(score, 0, high, out=score)
 
 
 def _apply_jumps(c: _Cohort, phq: np.ndarray) -> None:
@@ -287,36 +451,380 @@ def _risk_item(
     requires.)
     """
     z = 0.6 * (intake_latent - _LATENT_MEAN[0]) / _LATENT_SD[0] + 0.8 * rng.standard_normal(c.n)
-    baseline = (z > 0.385).astype(np.float64) + (z > 1.175) + (z > 1.75)
+    baseline = (z > 0.385).astype(np.float32) + (z > 1.175) + (z > 1.75)
     baseline = np.minimum(baseline, phq[:, 0])
-    ratio = phq / np.maximum(phq[:, :1], 1.0)
-    item = np.minimum(baseline[:, None], np.rint(baseline[:, None] * ratio))
+    item = phq / np.maximum(phq[:, :1], 1.0)
+    item *= baseline[:, None]
+    np.rint(item, out=item)
+    np.minimum(item, baseline[:, None], out=item)
     item = np.minimum.accumulate(item, axis=1)
     for who, values in c.risk:
         item[who] = values
     return item
 
 
-def _record_forced_risk(c: _Cohort, item: np.ndarray, patient_last: np.ndarray) -> None:
+def _record_forced_risk(c: _Cohort, item: np.ndarray, observed: np.ndarray) -> None:
     """Add a self-harm truth row wherever item 9 rose from 0 to 2+ because the total rose.
 
     A PHQ-9 total of 26 or 27 needs item 9 at 2 or more, so a deteriorating patient who climbs
     that high after scoring 0 on the item does report self-harm ideation. The truth must say so,
-    so that "every rise of item 9 from 0 to 2 or more has a truth row" holds. ``magnitude`` is
-    the item score at the onset.
+    so that "every observed rise of item 9 from an observed 0 to 2 or more has a truth row"
+    holds. ``magnitude`` is the item score at the onset.
     """
     injected = np.zeros(c.n, dtype=bool)
     for who, _values in c.risk:
         injected[who] = True
-    sessions = np.arange(1, c.n_sessions + 1)
-    visible = sessions <= patient_last[:, None]
-    zero_before = np.zeros_like(visible)
-    zero_before[:, 1:] = np.minimum.accumulate(item, axis=1)[:, :-1] == 0
-    rise = (item >= 2) & zero_before & visible & ~injected[:, None]
+    seen_zero = np.logical_or.accumulate(observed & (item == 0), axis=1)
+    zero_before = np.zeros_like(observed)
+    zero_before[:, 1:] = seen_zero[:, :-1]
+    rise = (item >= 2) & zero_before & observed & ~injected[:, None]
     who = np.flatnonzero(rise.any(axis=1))
     onset = rise[who].argmax(axis=1) + 1
     if len(who):
         c.truth.append(_truth_rows(who, "self_harm", onset, item[who, onset - 1]))
+
+
+# --------------------------------------------------------------------------------------------
+# PHQ-9 items, symptom emergence
+# --------------------------------------------------------------------------------------------
+
+
+def _item_ranks(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Each patient's order of filling the 24 points of items 1-8: ranks of shape ``(n, 8, 3)``.
+
+    A patient's items have weights (the mean profile times a log-normal factor). The points are
+    handed out in the order of Sainte-Laguë quotients ``(k + 0.5) / weight`` (the k-th point of an
+    item comes after its (k-1)-th), so that for any total the items are as proportional to the
+    weights as whole numbers capped at 3 allow. ``rank[p, i, k] < R`` says whether item ``i``
+    gets its ``k+1``-th point when the patient's items 1-8 sum to ``R``.
+    """
+    spread = rng.standard_normal((n, 8), dtype=np.float32)
+    spread *= -_ITEM_SPREAD
+    inverse = np.exp(spread, out=spread) / _ITEM_WEIGHTS.astype(np.float32)  # 1 / weight
+    quotient = np.arange(0.5, 3.0, dtype=np.float32)[None, None, :] * inverse[:, :, None]
+    order = np.argsort(quotient.reshape(n, 24), axis=1)
+    return np.argsort(order, axis=1).astype(np.int8).reshape(n, 8, 3)
+
+
+def _split_items(ranks: np.ndarray, rest: np.ndarray) -> list[np.ndarray]:
+    """Items 1-8 (each ``(n, S)`` int8, 0-3) summing exactly to ``rest`` (0-24) in every cell.
+
+    Monotone: when the total rises, no item falls, so items follow the course of the total.
+    """
+    rest = rest.astype(np.int8)
+    return [
+        (
+            (ranks[:, i, 0, None] < rest).astype(np.int8)
+            + (ranks[:, i, 1, None] < rest)
+            + (ranks[:, i, 2, None] < rest)
+        )
+        for i in range(8)
+    ]
+
+
+def _inject_symptom_emergence(
+    c: _Cohort,
+    rng: np.random.Generator,
+    rate: float,
+    items: list[np.ndarray],
+    gad: np.ndarray,
+) -> np.ndarray:
+    """New symptoms emerge: items low at intake become elevated and stay so.
+
+    One or two of PHQ-9 items 1-8 that scored 0 or 1 at intake score 2 or 3 at every session from
+    the onset (2 or later, at least two sessions before the end; the onset session is attended),
+    and the PHQ-9 total rises by the same amount. When the patient's intake GAD-7 is below the
+    caseness cut-off of 8, GAD-7 also rises into caseness (8-12) from the onset. Patients with an
+    injected sudden worsening are not chosen (the exact jump would be blurred), nor patients
+    whose items 1-8 all score 2 or more at intake. ``magnitude`` is the number of new symptoms:
+    emerged items plus one when GAD-7 crossed into caseness.
+
+    Returns the patients chosen (their totals must be recomputed from the items).
+    """
+    intake = np.stack([item[:, 0] for item in items], axis=1)  # (n, 8)
+    low = intake <= 1
+    eligible = (c.visible_end >= 3) & ~c.sudden & low.any(axis=1)
+    who = _choose(rng, eligible, rate, c.n, "symptom_emergence")
+    k = len(who)
+    onset = _onsets(rng, 2, c.visible_end[who] - 1)
+    priority = np.where(low[who], rng.random((k, 8)), 2.0)
+    order = np.argsort(priority, axis=1)
+    n_items = np.where((rng.random(k) < 0.4) & (low[who].sum(axis=1) >= 2), 2, 1)
+    level = rng.choice(np.array([2, 3], dtype=np.int8), p=[0.7, 0.3], size=(k, 2))
+    from_onset = c.sessions >= onset[:, None]
+    for slot in range(2):
+        chosen = order[:, slot]
+        use = slot < n_items
+        for i in range(8):
+            rows = use & (chosen == i)
+            if rows.any():
+                target = np.where(from_onset[rows], level[rows, slot, None], 0).astype(np.int8)
+                items[i][who[rows]] = np.maximum(items[i][who[rows]], target)
+    # GAD-7 into caseness for those below it at intake.
+    gad_low = gad[who, 0] < _GAD_CASENESS
+    floor = _GAD_CASENESS + rng.integers(0, 5, size=(k, c.width))
+    gad[who] = np.where(gad_low[:, None] & from_onset, np.maximum(gad[who], floor), gad[who])
+    c.attendance[who, onset - 1] = 0
+    c.truth.append(_truth_rows(who, "symptom_emergence", onset, n_items + gad_low.astype(np.int64)))
+    return who
+
+
+# --------------------------------------------------------------------------------------------
+# Session Rating Scale and alliance ruptures
+# --------------------------------------------------------------------------------------------
+
+
+def _srs(c: _Cohort, rng: np.random.Generator) -> np.ndarray:
+    """Session Rating Scale totals, 0-40 to one decimal, mostly 36-40 (ceiling effect).
+
+    40 minus a patient-level shortfall (gamma, mean 1.4 points, shrinking by a tenth per unit of
+    log(session) as the alliance grows) plus session noise (SD 0.8). About 3% of sessions score
+    below the concern threshold of 36 without a rupture.
+    """
+    shortfall = rng.gamma(2.0, 0.7, size=c.n).astype(np.float32)
+    srs = rng.standard_normal((c.n, c.width), dtype=np.float32)
+    srs *= 0.8
+    srs += _SRS_HIGH
+    srs -= shortfall[:, None] * (1.0 - 0.1 * c.log_t).astype(np.float32)
+    # Rounded to one decimal by the caller, in long format (a tenth of the work).
+    return np.clip(srs, 0.0, _SRS_HIGH, out=srs)
+
+
+def _inject_alliance_rupture(
+    c: _Cohort, rng: np.random.Generator, rate: float, srs: np.ndarray
+) -> None:
+    """The SRS drops by 6-12 points below 36 at the onset and stays below 36 for 2-4 sessions.
+
+    The onset (2 or later, at least one session before the end) and the session before it are
+    attended, so the drop between consecutive sessions is seen; during the rupture the score
+    recovers by at most 3 points and stays below 35.5. ``magnitude`` is the observed drop from
+    the session before the onset to the onset, in SRS points.
+    """
+    end = c.visible_end
+    who = _choose(rng, end >= 3, rate, c.n, "alliance_rupture")
+    k = len(who)
+    onset = _onsets(rng, 2, end[who] - 1)
+    before = np.round(srs[who, onset - 2].astype(np.float64), 1)
+    drop = rng.uniform(6.0, 12.0, size=k)
+    at_onset = np.round(np.clip(np.minimum(before - drop, 34.0), 0.0, None), 1)
+    duration = rng.integers(2, 5, size=k)
+    during = (c.sessions > onset[:, None]) & (c.sessions < (onset + duration)[:, None])
+    later = np.round(
+        np.minimum(at_onset[:, None] + rng.uniform(0.0, 3.0, size=(k, c.width)), 35.5), 1
+    )
+    new = np.where(c.sessions == onset[:, None], at_onset[:, None], srs[who])
+    srs[who] = np.where(during, later, new)
+    c.attendance[who, onset - 2] = 0
+    c.attendance[who, onset - 1] = 0
+    c.truth.append(_truth_rows(who, "alliance_rupture", onset, np.round(before - at_onset, 1)))
+
+
+# --------------------------------------------------------------------------------------------
+# Beck Hopelessness Scale and secondary worsening
+# --------------------------------------------------------------------------------------------
+
+
+def _bhs(c: _Cohort, rng: np.random.Generator) -> np.ndarray:
+    """Beck Hopelessness Scale totals, whole numbers 0-20, following the PHQ-9 course.
+
+    ``0.4 * expected PHQ-9 + patient offset (mean 2, SD 3) + noise (SD 1.2)``: intake mean about
+    8, correlation with PHQ-9 about 0.5; it improves as depression improves.
+    """
+    offset = rng.normal(2.0, 3.0, size=c.n).astype(np.float32)
+    bhs = rng.standard_normal((c.n, c.width), dtype=np.float32)
+    bhs *= 1.2
+    bhs += offset[:, None]
+    bhs += 0.4 * c.mu_phq
+    np.rint(bhs, out=bhs)
+    return np.clip(bhs, 0, _BHS_HIGH, out=bhs)
+
+
+def _inject_secondary_worsening(
+    c: _Cohort, rng: np.random.Generator, rate: float, bhs: np.ndarray
+) -> None:
+    """Hopelessness worsens reliably: BHS 6-9 points above intake from the onset on.
+
+    Chosen among patients with an intake BHS of 14 or less (room for 6 points); the onset (2 or
+    later, at least one session before the end) is attended. From the onset the BHS lies
+    ``magnitude`` points above the intake score plus noise, and never less than 6 above it
+    (capped at 20), whatever the PHQ-9 does. ``magnitude`` is the planned rise in BHS points.
+    """
+    end = c.visible_end
+    intake = bhs[:, 0]
+    who = _choose(
+        rng, (end >= 3) & (intake <= _BHS_HIGH - _BHS_RISE), rate, c.n, "secondary_worsening"
+    )
+    k = len(who)
+    onset = _onsets(rng, 2, end[who] - 1)
+    rise = np.minimum(rng.integers(_BHS_RISE, 10, size=k), _BHS_HIGH - intake[who])
+    level = intake[who, None] + rise[:, None] + np.rint(rng.normal(0.0, 1.2, size=(k, c.width)))
+    level = np.clip(np.maximum(level, intake[who, None] + _BHS_RISE), 0, _BHS_HIGH)
+    bhs[who] = np.where(c.sessions >= onset[:, None], level, bhs[who])
+    c.attendance[who, onset - 1] = 0
+    c.truth.append(_truth_rows(who, "secondary_worsening", onset, rise))
+
+
+# --------------------------------------------------------------------------------------------
+# Medication
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _MedicationPlan:
+    """Who gets which medication problem, from which day (offsets from ``start_date``)."""
+
+    who: np.ndarray  # patients with a medication problem
+    problem: np.ndarray  # codes of MEDICATION_PROBLEMS (1-5)
+    day: np.ndarray  # day the problem starts
+    minor: np.ndarray  # (n,) bool: under 18
+
+
+def _plan_medication(
+    c: _Cohort, rng: np.random.Generator, rate: float, days: np.ndarray, age: np.ndarray
+) -> _MedicationPlan:
+    """Choose the patients with a medication problem, the problem and its onset session.
+
+    About a fifth of the problems (as many as there are minors allow) are psychotropics in
+    minors; the others are drawn evenly from polypharmacy, a same-class duplicate, a long
+    benzodiazepine or Z-drug course and an abrupt stop. The onset session is uniform over the
+    course; the problem starts on a day after the session before it and no later than the
+    onset session (up to 30 days before the intake for onset 1), so that the first session on or
+    after the problem's day is the onset. ``magnitude`` is the problem's code (see
+    :data:`MEDICATION_PROBLEMS`).
+    """
+    minor = age < 18
+    wanted = round(rate * c.n)
+    n_minor = min(round(wanted / 5), int(minor.sum()))
+    minors = _choose(rng, minor, n_minor / c.n if c.n else 0.0, c.n, "medication")
+    adults = _choose(rng, ~minor, (wanted - len(minors)) / c.n if c.n else 0.0, c.n, "medication")
+    who = np.concatenate([minors, adults])
+    problem = np.concatenate(
+        [np.full(len(minors), 5), rng.integers(1, 5, size=len(adults))]
+    ).astype(np.int64)
+    onset = _onsets(rng, 1, c.last[who])
+    at = days[who, onset - 1]
+    previous = days[who, np.maximum(onset - 2, 0)]
+    room = np.where(onset >= 2, np.minimum(at - previous - 1, 6), 30)
+    day = at - np.floor(rng.random(len(who)) * (room + 1)).astype(np.int64)
+    order = np.argsort(who, kind="stable")
+    who, problem, onset, day = who[order], problem[order], onset[order], day[order]
+    c.truth.append(_truth_rows(who, "medication", onset, problem))
+    return _MedicationPlan(who=who, problem=problem, day=day, minor=minor)
+
+
+def _medication_table(
+    plan: _MedicationPlan,
+    rng: np.random.Generator,
+    intake_day: np.ndarray,
+    start: np.datetime64,
+    patient_dtype: pd.CategoricalDtype,
+) -> pd.DataFrame:
+    """The prescriptions: the problems of ``plan`` and appropriate drugs for everyone else.
+
+    Every row is one prescription period at a constant daily dose, taken from ``start`` up to
+    (not including) ``stop``; ``stop`` is NaT while the prescription is ongoing at the end of the
+    record. A taper is a sequence of rows of the same drug with falling doses, each starting on
+    the day the previous one stops.
+    """
+    n = len(intake_day)
+    patients: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    stops: list[np.ndarray] = []
+    drugs: list[np.ndarray] = []
+    doses: list[np.ndarray] = []
+
+    def add(who: np.ndarray, first: Any, last: Any, drug: np.ndarray, scale: Any = 1.0) -> None:
+        patients.append(who)
+        starts.append(np.broadcast_to(np.asarray(first, dtype=np.int64), who.shape))
+        stops.append(np.broadcast_to(np.asarray(last, dtype=np.int64), who.shape))
+        drugs.append(drug)
+        doses.append(_DRUG_DOSE[drug] * scale)
+
+    def pick(pool: np.ndarray, size: int) -> np.ndarray:
+        return pool[rng.integers(0, len(pool), size=size)]
+
+    def days_between(low: int, high: int, size: int) -> np.ndarray:
+        return rng.integers(low, high + 1, size=size).astype(np.int64)
+
+    # Everyone else: adults take 0 (45%), 1 (40%) or 2 (15%) appropriate drugs: an antidepressant
+    # (ongoing, or tapered off over four weeks) and, for some, pregabalin. Minors take none.
+    harmed = np.zeros(n, dtype=bool)
+    harmed[plan.who] = True
+    others = np.flatnonzero(~harmed & ~plan.minor)
+    count = rng.choice(3, size=len(others), p=[0.45, 0.40, 0.15])
+    on = others[count >= 1]
+    drug = pick(_ANTIDEPRESSANTS, len(on))
+    first = intake_day[on] - days_between(0, 180, len(on))
+    taper = rng.random(len(on)) < 0.3
+    ongoing = ~taper
+    add(on[ongoing], first[ongoing], _NO_STOP, drug[ongoing])
+    cut = intake_day[on[taper]] + days_between(28, 120, int(taper.sum()))
+    add(on[taper], first[taper], cut, drug[taper])
+    add(on[taper], cut, cut + 14, drug[taper], 0.5)
+    add(on[taper], cut + 14, cut + 28, drug[taper], 0.25)
+    two = others[count == 2]
+    pregabalin = np.repeat(_PREGABALIN, len(two))
+    add(two, intake_day[two] + days_between(0, 56, len(two)), _NO_STOP, pregabalin)
+
+    who, problem, day = plan.who, plan.problem, plan.day
+    # 1 polypharmacy: an antidepressant and a second class, then a benzodiazepine or Z-drug for
+    # 2-4 weeks on top, the third concurrent psychotropic.
+    sel = problem == 1
+    w, d = who[sel], day[sel]
+    add(w, d - days_between(30, 180, len(w)), _NO_STOP, pick(_ANTIDEPRESSANTS, len(w)))
+    add(w, d - days_between(7, 29, len(w)), _NO_STOP, pick(_SECOND_CLASS, len(w)))
+    add(w, d, d + days_between(14, 28, len(w)), pick(_SEDATIVES, len(w)))
+    # 2 duplicate class: a second SSRI on top of an SSRI, or two benzodiazepines (short courses).
+    sel = problem == 2
+    w, d = who[sel], day[sel]
+    ssri = rng.random(len(w)) < 0.6
+    first_ssri = rng.integers(0, 3, size=len(w))
+    second_ssri = (first_ssri + rng.integers(1, 3, size=len(w))) % 3
+    ws, ds = w[ssri], d[ssri]
+    add(ws, ds - days_between(30, 180, len(ws)), _NO_STOP, _SSRIS[first_ssri[ssri]])
+    add(ws, ds, _NO_STOP, _SSRIS[second_ssri[ssri]])
+    wb, db = w[~ssri], d[~ssri]
+    add(wb, db - days_between(1, 10, len(wb)), db + 14, np.repeat(_BENZODIAZEPINES[:1], len(wb)))
+    add(wb, db, db + 14, np.repeat(_BENZODIAZEPINES[1:], len(wb)))
+    # 3 long course: a benzodiazepine or Z-drug started 4 weeks before the problem day, for 6-16
+    # weeks in all.
+    sel = problem == 3
+    w, d = who[sel], day[sel]
+    add(w, d - 28, d + days_between(14, 84, len(w)), pick(_SEDATIVES, len(w)))
+    # 4 abrupt stop: an antidepressant taken for 6 weeks to a year, stopped at the full dose.
+    sel = problem == 4
+    w, d = who[sel], day[sel]
+    add(w, d - days_between(42, 365, len(w)), d, pick(_ANTIDEPRESSANTS, len(w)))
+    # 5 minor: a psychotropic started in a patient under 18.
+    sel = problem == 5
+    w, d = who[sel], day[sel]
+    add(w, d, _NO_STOP, pick(_FOR_MINORS, len(w)))
+
+    patient = np.concatenate(patients)
+    first_day = np.concatenate(starts)
+    last_day = np.concatenate(stops)
+    drug_index = np.concatenate(drugs).astype(np.int64)
+    order = np.lexsort((drug_index, first_day, patient))
+    patient, first_day, last_day = patient[order], first_day[order], last_day[order]
+    drug_index = drug_index[order]
+    stop = (start + last_day.astype("timedelta64[D]")).astype("datetime64[ns]")
+    stop[last_day == _NO_STOP] = np.datetime64("NaT")
+    return pd.DataFrame(
+        {
+            "patient": pd.Categorical.from_codes(patient, dtype=patient_dtype),
+            "start": (start + first_day.astype("timedelta64[D]")).astype("datetime64[ns]"),
+            "stop": stop,
+            "drug": pd.array(_DRUG_NAMES[drug_index], dtype="str"),
+            "atc": pd.array(_DRUG_ATC[drug_index], dtype="str"),
+            "dose": np.concatenate(doses)[order],
+        }
+    )
+
+
+def _minor_ages(rng: np.random.Generator, rate: float, age: np.ndarray) -> None:
+    """Make ``round(rate * n)`` patients minors (14-17), in place."""
+    who = _choose(rng, np.ones(len(age), dtype=bool), rate, len(age), "minors")
+    age[who] = rng.integers(14, 18, size=len(who))
 
 
 def _check_rate(value: Any, name: str) -> float:
@@ -343,15 +851,78 @@ def _check_start(start_date: Any) -> np.datetime64:
     return np.datetime64(stamp.date(), "D")
 
 
+@overload
+def simulate(
+    n_patients: int = ...,
+    n_therapists: int = ...,
+    *,
+    n_sessions: int = ...,
+    min_sessions: int | None = ...,
+    deterioration_rate: float = ...,
+    sudden_loss_rate: float = ...,
+    risk_rate: float = ...,
+    disengagement_rate: float = ...,
+    alliance_rupture_rate: float = ...,
+    dependency_rate: float = ...,
+    symptom_emergence_rate: float = ...,
+    secondary_worsening_rate: float = ...,
+    medication_rate: float = ...,
+    minor_rate: float = ...,
+    dropout_rate: float = ...,
+    dna_rate: float = ...,
+    cancel_rate: float = ...,
+    noise_sd: float = ...,
+    therapist_sd: float = ...,
+    start_date: str | _dt.date | np.datetime64 = ...,
+    seed: int | None = ...,
+    return_medications: Literal[False] = ...,
+) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
+
+@overload
+def simulate(
+    n_patients: int = ...,
+    n_therapists: int = ...,
+    *,
+    n_sessions: int = ...,
+    min_sessions: int | None = ...,
+    deterioration_rate: float = ...,
+    sudden_loss_rate: float = ...,
+    risk_rate: float = ...,
+    disengagement_rate: float = ...,
+    alliance_rupture_rate: float = ...,
+    dependency_rate: float = ...,
+    symptom_emergence_rate: float = ...,
+    secondary_worsening_rate: float = ...,
+    medication_rate: float = ...,
+    minor_rate: float = ...,
+    dropout_rate: float = ...,
+    dna_rate: float = ...,
+    cancel_rate: float = ...,
+    noise_sd: float = ...,
+    therapist_sd: float = ...,
+    start_date: str | _dt.date | np.datetime64 = ...,
+    seed: int | None = ...,
+    return_medications: Literal[True],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]: ...
+
+
 def simulate(
     n_patients: int = 600,
     n_therapists: int = 30,
     *,
-    n_sessions: int = 12,
+    n_sessions: int = 16,
+    min_sessions: int | None = None,
     deterioration_rate: float = 0.08,
     sudden_loss_rate: float = 0.04,
     risk_rate: float = 0.04,
     disengagement_rate: float = 0.04,
+    alliance_rupture_rate: float = 0.04,
+    dependency_rate: float = 0.04,
+    symptom_emergence_rate: float = 0.04,
+    secondary_worsening_rate: float = 0.04,
+    medication_rate: float = 0.05,
+    minor_rate: float = 0.05,
     dropout_rate: float = 0.25,
     dna_rate: float = 0.08,
     cancel_rate: float = 0.05,
@@ -359,14 +930,18 @@ def simulate(
     therapist_sd: float = 0.4,
     start_date: str | _dt.date | np.datetime64 = "2024-01-08",
     seed: int | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return_medications: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Simulate routine outcome monitoring in a psychological therapy service, with known harm.
 
     Each patient has a log-shaped recovery course ``intake + slope * log(session)`` on PHQ-9 and
     GAD-7 (correlated random intercepts and slopes, a therapist random effect on the slope,
-    measurement noise, rounding and clipping to the instrument range). Courses may end early
-    (dropout) and sessions may be missed. A known share of patients then gets each harm, and the
-    truth table says who, which harm and from which session.
+    measurement noise, rounding and clipping to the instrument range), a planned course length,
+    PHQ-9 item scores that sum to the total, a Session Rating Scale (alliance) and a Beck
+    Hopelessness Scale (secondary measure) score at every attended session, and optionally
+    prescriptions. Courses may end early (dropout) and sessions may be missed. A known share of
+    patients then gets each harm of the taxonomy, and the truth table says who, which harm and
+    from which session.
 
     Parameters
     ----------
@@ -375,8 +950,12 @@ def simulate(
     n_therapists : int, default 30
         Number of therapists (at least 1). Caseloads vary (Dirichlet weights); when
         ``n_patients >= n_therapists`` every therapist has at least one patient.
-    n_sessions : int, default 12
-        Scheduled sessions per course (2 to 200), including the intake session 1.
+    n_sessions : int, default 16
+        Longest planned course (2 to 200 sessions, including the intake session 1): the
+        expected dose. Planned course lengths are uniform on ``min_sessions..n_sessions``;
+        dependency courses run 4-14 sessions longer.
+    min_sessions : int, optional
+        Shortest planned course (2 to ``n_sessions``); default ``min(6, n_sessions)``.
     deterioration_rate : float, default 0.08
         Share of patients whose course turns worse from an onset session and climbs to 7-12
         PHQ-9 points above intake (reliable deterioration; "harmed" when they start below the
@@ -387,11 +966,29 @@ def simulate(
     risk_rate : float, default 0.04
         Share of patients whose PHQ-9 item 9 rises from 0 to 2 or 3 (self-harm ideation).
     disengagement_rate : float, default 0.04
-        Share of patients who disengage: two or three missed sessions in a row with lengthening
-        gaps, then an unplanned ending.
+        Share of patients who disengage: missed sessions in a row or more and more often, with
+        lengthening gaps, sometimes after a worsening, then an unplanned ending.
+    alliance_rupture_rate : float, default 0.04
+        Share of patients whose SRS drops by 6-12 points to below 36 and stays there for 2-4
+        sessions.
+    dependency_rate : float, default 0.04
+        Share of patients whose course runs far past the expected dose (``n_sessions + 4`` to
+        ``n_sessions + 14`` sessions) without reliable improvement, for half of them with
+        sessions twice a week from the onset.
+    symptom_emergence_rate : float, default 0.04
+        Share of patients in whom one or two PHQ-9 items low at intake (0-1) rise to 2-3 and stay
+        there, and GAD-7 rises into caseness (8 or more) when it started below 8.
+    secondary_worsening_rate : float, default 0.04
+        Share of patients whose BHS worsens by 6-9 points from the onset on.
+    medication_rate : float, default 0.05
+        Share of patients with a medication problem: polypharmacy, a same-class duplicate, a
+        long benzodiazepine or Z-drug course, an abrupt stop, or a psychotropic in a minor.
+    minor_rate : float, default 0.05
+        Share of patients aged 14-17.
     dropout_rate : float, default 0.25
-        Share of patients (besides the disengaging ones) whose course ends before ``n_sessions``
-        at a uniformly drawn session; not a harm, and it leaves no pattern of missed sessions.
+        Share of patients (besides the disengaging ones) whose course ends before its planned
+        length at a uniformly drawn session; the ending is unplanned but leaves no pattern of
+        missed sessions. Not a harm.
     dna_rate, cancel_rate : float, default 0.08 and 0.05
         Probability that a session after the intake is a DNA (did not attend) or cancelled.
         Their sum must be below 1.
@@ -404,12 +1001,14 @@ def simulate(
         Earliest intake date; intakes are spread uniformly over the following year.
     seed : int, optional
         Seed of the random streams (non-negative). The same seed gives identical output.
+    return_medications : bool, default False
+        Also return the medication table (third element of the result).
 
     Returns
     -------
     data : DataFrame
         Long format, one row per patient and scheduled session up to the end of the course
-        (sessions after dropout do not exist), sorted by patient and session:
+        (sessions after the end do not exist), sorted by patient and session:
 
         - ``patient`` (category of str): patient id, ``"P00001"``, ``"P00002"``..., zero-padded
           to the width of ``n_patients`` (at least 5 digits); categories in id order.
@@ -417,27 +1016,49 @@ def simulate(
           digits); categories are all ``n_therapists`` ids.
         - ``session`` (int64): scheduled session number, 1 (intake) to the course's last.
         - ``date`` (datetime64[ns]): session date; weekly with a jitter of up to 3 days, gaps of
-          about two weeks while a patient disengages.
+          about two weeks before sessions missed while a patient disengages, every 3-4 days for
+          some dependency courses.
         - ``attendance`` (category): ``"attended"``, ``"cancelled"`` or ``"dna"``; the intake is
           always attended.
-        - ``phq9`` (float64): PHQ-9 total, whole numbers 0-27; NaN when the session was missed.
+        - ``phq9`` (float64): PHQ-9 total, whole numbers 0-27, the sum of the nine items; NaN
+          when the session was missed.
         - ``gad7`` (float64): GAD-7 total, whole numbers 0-21; NaN when missed.
+        - ``phq9_item1`` to ``phq9_item8`` (float64): PHQ-9 items 1-8, whole numbers 0-3; NaN
+          when missed. Each patient has a stable item profile, and items rise and fall with the
+          total.
         - ``phq9_item9`` (float64): PHQ-9 item 9 (thoughts of self-harm), whole numbers 0-3,
           with ``phq9_item9 <= phq9`` and ``phq9 - phq9_item9 <= 24``; NaN when missed.
-        - ``age`` (int64): age at intake in years (18-80), constant within a patient.
+        - ``srs`` (float64): Session Rating Scale total, 0-40 to one decimal, higher is better
+          (mostly 36-40); NaN when missed.
+        - ``bhs`` (float64): Beck Hopelessness Scale total, whole numbers 0-20, lower is better;
+          NaN when missed.
+        - ``age`` (int64): age at intake in years (14-80; ``minor_rate`` of patients are 14-17),
+          constant within a patient.
+        - ``end_reason`` (category): on the last row of each course, ``"planned"`` (the course
+          ran to its planned end, dependency courses included) or ``"unplanned"`` (dropout or
+          disengagement); missing on every other row, since the ending is known only when it
+          happens.
     truth : DataFrame
         One row per injected harm, sorted by patient, onset and harm. Patients without injected
-        harm have no row; a patient may have several harms.
+        harm have no row; a patient may have several harms, but each at most once.
 
         - ``patient`` (category): as in ``data``, same categories.
-        - ``harm`` (str): ``"deterioration"``, ``"sudden_worsening"``, ``"self_harm"`` or
-          ``"disengagement"``.
-        - ``onset`` (int64): session at which the harm begins: the first session of the worse
-          course, the session after the jump, the first session with item 9 of 2 or more, the
-          first missed session of the disengagement.
-        - ``magnitude`` (float64): size of the harm: the planned rise above intake in PHQ-9 points
-          (deterioration), the jump in points (sudden worsening), item 9 at the onset
-          (self-harm), the number of missed sessions before the ending (disengagement).
+        - ``harm`` (str): one of :data:`HARMS_SIMULATED`.
+        - ``onset`` (int64): session at which the harm begins (see Notes).
+        - ``magnitude`` (float64): size of the harm, in the unit of its harm (see Notes).
+    medications : DataFrame
+        Only with ``return_medications=True``: one row per prescription period at a constant
+        dose, sorted by patient, start and drug:
+
+        - ``patient`` (category): as in ``data``, same categories (patients without
+          prescriptions have no row).
+        - ``start`` (datetime64[ns]): first day of the period.
+        - ``stop`` (datetime64[ns]): the day the period ends (not taken on it); NaT when the
+          prescription is ongoing at the end of the record. A taper is consecutive rows of the
+          same drug with falling doses, each starting on the day the previous one stops.
+        - ``drug`` (str): international non-proprietary name, a key of :data:`DRUGS`.
+        - ``atc`` (str): WHO ATC code of the drug (7 characters, e.g. ``"N06AB06"``).
+        - ``dose`` (float64): daily dose in mg.
 
     Raises
     ------
@@ -452,42 +1073,85 @@ def simulate(
     See Also
     --------
     iatrogenic.datasets.load_example : the bundled example made by this function.
+    iatrogenic.evaluate : score detector events against the truth.
 
     Notes
     -----
-    Without injected harm a course never trends worse (the slope is capped at 0) and item 9 does
-    not rise, so the truth is clean by construction. One exception is kept and recorded: the
-    scale needs item 9 of 2 or more for a total of 26-27, so a patient (usually a deteriorating
-    one) who climbs that high after scoring 0 on the item gets a ``self_harm`` row too; every
-    rise of item 9 from 0 to 2 or more in the data has a truth row. Measurement noise alone
-    still makes a few patients look reliably worse or show a noisy jump: those are the false
+    Onset and magnitude of each harm:
+
+    ===================  ============================================  ========================
+    harm                 onset                                         magnitude
+    ===================  ============================================  ========================
+    deterioration        first session of the worse course             planned rise (PHQ-9)
+    sudden_worsening     session after the jump                        jump (PHQ-9 points)
+    self_harm            first session with item 9 of 2 or more        item 9 at the onset
+    disengagement        first missed session of the disengagement     missed sessions
+    alliance_rupture     session of the SRS drop                       drop (SRS points)
+    dependency           ``n_sessions + 1``, past the expected dose    course length
+    symptom_emergence    first session with the new symptoms           number of new symptoms
+    secondary_worsening  first session of the worse BHS                planned rise (BHS)
+    medication           first session on or after the problem's day   problem code (1-5)
+    ===================  ============================================  ========================
+
+    The medication problem codes are :data:`MEDICATION_PROBLEMS`: 1 three concurrent
+    psychotropics of three classes, 2 two of the same class (two SSRIs, or two benzodiazepines),
+    3 a benzodiazepine or Z-drug course beyond 4 weeks (the onset is when it passes 4 weeks), 4
+    an antidepressant stopped from the full dose, 5 a psychotropic in a minor. Their truth rows
+    exist whether or not the table is returned; the table's other patients take at most two
+    drugs of different classes (an antidepressant, ongoing or tapered over four weeks, and
+    pregabalin), and minors without a problem take none.
+
+    Without injected harm a course never trends worse (the slope is capped at 0), item 9 does not
+    rise, the SRS stays high and the BHS follows the PHQ-9 down, so the truth is clean by
+    construction. One exception is kept and recorded: the scale needs item 9 of 2 or more for a
+    total of 26-27, so a patient (usually a deteriorating one) who climbs that high after scoring
+    0 on the item gets a ``self_harm`` row too; every observed rise of item 9 from an observed 0
+    to 2 or more has a truth row. Measurement noise alone still makes a few patients look
+    reliably worse or show a noisy jump, and a harm shows in the signals of others (a
+    deteriorating patient's items rise, their BHS rises by 3-5 points): those are the false
     positives a detector has to live with, and they have no truth row.
 
     A harm is only given to a patient whose course is long enough to show it, and the sessions
     that show it are attended. Patients are chosen for each harm independently, so harms can
-    co-occur. Rates are shares: ``round(rate * n_patients)`` patients get each harm (the
-    ``self_harm`` rows may be more, see above). Each component draws from its own random
-    stream, so changing one harm's rate does not change who gets the others.
+    co-occur (except symptom emergence, never injected together with a sudden worsening).
+    Rates are shares: ``round(rate * n_patients)`` patients get each harm (the ``self_harm``
+    rows may be more, see above). Each component draws from its own random stream, so changing
+    one harm's rate does not change who gets the harms injected before it (in the order of the
+    table above, with dependency second), nor the noise.
 
     Examples
     --------
     >>> from iatrogenic.datasets import simulate
     >>> data, truth = simulate(n_patients=40, n_therapists=4, seed=7)
-    >>> data.columns.tolist()
-    ['patient', 'therapist', 'session', 'date', 'attendance', 'phq9', 'gad7', 'phq9_item9', 'age']
-    >>> int(data["session"].max())
-    12
+    >>> data.columns.tolist()[:7]
+    ['patient', 'therapist', 'session', 'date', 'attendance', 'phq9', 'gad7']
+    >>> data.columns.tolist()[-5:]
+    ['phq9_item9', 'srs', 'bhs', 'age', 'end_reason']
     >>> truth.columns.tolist()
     ['patient', 'harm', 'onset', 'magnitude']
+    >>> data, truth, meds = simulate(n_patients=40, n_therapists=4, seed=7,
+    ...                              return_medications=True)
+    >>> meds.columns.tolist()
+    ['patient', 'start', 'stop', 'drug', 'atc', 'dose']
     >>> data2, truth2 = simulate(n_patients=40, n_therapists=4, seed=7)
     >>> data.equals(data2) and truth.equals(truth2)
     True
     """
     n = int(check_number(n_patients, name="n_patients", caller=_CALLER, low=1, integer=True))
     n_t = int(check_number(n_therapists, name="n_therapists", caller=_CALLER, low=1, integer=True))
-    S = int(
+    longest = int(
         check_number(n_sessions, name="n_sessions", caller=_CALLER, low=2, high=200, integer=True)
     )
+    shortest = check_number(
+        min_sessions,
+        name="min_sessions",
+        caller=_CALLER,
+        low=2,
+        high=longest,
+        integer=True,
+        allow_none=True,
+    )
+    shortest = min(_DEFAULT_MIN_SESSIONS, longest) if shortest is None else int(shortest)
     rates = {
         name: _check_rate(value, name)
         for name, value in {
@@ -495,6 +1159,12 @@ def simulate(
             "sudden_loss_rate": sudden_loss_rate,
             "risk_rate": risk_rate,
             "disengagement_rate": disengagement_rate,
+            "alliance_rupture_rate": alliance_rupture_rate,
+            "dependency_rate": dependency_rate,
+            "symptom_emergence_rate": symptom_emergence_rate,
+            "secondary_worsening_rate": secondary_worsening_rate,
+            "medication_rate": medication_rate,
+            "minor_rate": minor_rate,
             "dropout_rate": dropout_rate,
             "dna_rate": dna_rate,
             "cancel_rate": cancel_rate,
@@ -509,13 +1179,19 @@ def simulate(
     t_sd = float(check_number(therapist_sd, name="therapist_sd", caller=_CALLER, low=0.0))
     start = _check_start(start_date)
     seed = check_number(seed, name="seed", caller=_CALLER, low=0, integer=True, allow_none=True)
+    if not isinstance(return_medications, (bool, np.bool_)):
+        raise ParameterTypeError(
+            f"The 'return_medications' parameter of {_CALLER}() must be True or False. "
+            f"Got {return_medications!r} instead."
+        )
     rng = _streams(seed)
 
-    # Patients: correlated latent intake and slope on both measures, age.
+    # Patients: correlated latent intake and slope on both measures, age (a share of minors).
     g = rng["patients"]
     chol = np.linalg.cholesky(_LATENT_CORR)
     latent = _LATENT_MEAN + (g.standard_normal((n, 4)) @ chol.T) * _LATENT_SD
     age = np.clip(np.rint(g.normal(38.0, 13.0, size=n)), 18, 80).astype(np.int64)
+    _minor_ages(rng["minors"], rates["minor_rate"], age)
 
     # Therapists: unequal caseloads, a random effect on the slope.
     g = rng["therapists"]
@@ -527,21 +1203,25 @@ def simulate(
     slope_phq = np.minimum(latent[:, 2] + effect[therapist], 0.0)
     slope_gad = np.minimum(latent[:, 3] + _GAD_THERAPIST_RATIO * effect[therapist], 0.0)
 
-    # Schedule: dropout, missed sessions (the intake is always attended).
+    # Schedule: planned length, dropout, missed sessions (the intake is always attended).
+    width = longest + _DEPENDENCY_EXTRA[1]
+    planned = rng["course"].integers(shortest, longest + 1, size=n).astype(np.int64)
     g = rng["schedule"]
     drops = g.random(n) < rates["dropout_rate"]
-    last = np.where(drops, g.integers(1, S, size=n), S).astype(np.int64)
-    u = g.random((n, S))
+    last = np.where(drops, g.integers(1, planned), planned).astype(np.int64)
+    u = g.random((n, width))
     attendance = np.where(
         u < rates["dna_rate"], 2, np.where(u < rates["dna_rate"] + rates["cancel_rate"], 1, 0)
     ).astype(np.int8)
+    del u
     attendance[:, 0] = 0
 
-    sessions = np.arange(1, S + 1)
+    sessions = np.arange(1, width + 1)
     log_t = np.log(sessions.astype(np.float64))
     cohort = _Cohort(
         n=n,
-        n_sessions=S,
+        n_sessions=longest,
+        width=width,
         log_t=log_t,
         intake_phq=latent[:, 0],
         slope_phq=slope_phq,
@@ -551,15 +1231,19 @@ def simulate(
         mu_gad=latent[:, 1:2] + slope_gad[:, None] * log_t,
         last=last,
         visible_end=last.copy(),
+        unplanned=drops.copy(),
         attendance=attendance,
-        extra_gap=np.zeros((n, S), dtype=np.int64),
+        extra_gap=np.zeros((n, width), dtype=np.int16),
         truth=[],
         jumps=[],
         risk=[],
+        sudden=np.zeros(n, dtype=bool),
     )
 
-    # Harms. Disengagement goes first: it decides where some courses end.
+    # Harms on the course. Disengagement goes first (it decides where some courses end), then
+    # dependency (which lengthens some), then the harms that must fit in what is left.
     _inject_disengagement(cohort, rng["disengagement"], rates["disengagement_rate"])
+    _inject_dependency(cohort, rng["dependency"], rates["dependency_rate"])
     _inject_deterioration(cohort, rng["deterioration"], rates["deterioration_rate"])
     _inject_sudden_worsening(cohort, rng["sudden_worsening"], rates["sudden_loss_rate"])
     _inject_self_harm(cohort, rng["self_harm"], rates["risk_rate"])
@@ -567,10 +1251,8 @@ def simulate(
     # Observed scores: noise, rounding, clipping; then item 9 and the constraints that tie it to
     # the total; then the exact sudden jumps (which keep those constraints, see _apply_jumps).
     g = rng["noise"]
-    phq = np.clip(np.rint(cohort.mu_phq + noise * g.standard_normal((n, S))), 0, _PHQ_HIGH)
-    gad = np.clip(
-        np.rint(cohort.mu_gad + _GAD_NOISE_RATIO * noise * g.standard_normal((n, S))), 0, _GAD_HIGH
-    )
+    phq = _observe(g, cohort.mu_phq, noise, _PHQ_HIGH)
+    gad = _observe(g, cohort.mu_gad, _GAD_NOISE_RATIO * noise, _GAD_HIGH)
     item9 = _risk_item(cohort, rng["risk_item"], phq, latent[:, 0])
     # A total above 24 is only possible with item 9 endorsed. Where self-harm was injected the
     # item is fixed and the total gives way (so the item rises at the onset, not before);
@@ -583,42 +1265,86 @@ def simulate(
     phq[fixed_item] = np.minimum(phq[fixed_item], item9[fixed_item] + ceiling)
     item9 = np.maximum(item9, phq - ceiling)
     phq = np.maximum(phq, item9)
-    _record_forced_risk(cohort, item9, patient_last=cohort.visible_end)
     _apply_jumps(cohort, phq)
 
-    # Dates: intake spread over a year, then weekly with jitter (and the disengagement gaps).
-    g = rng["dates"]
-    intake_day = g.integers(0, _INTAKE_WINDOW_DAYS, size=n)
-    gaps = 7 + np.clip(np.rint(g.normal(0.0, 1.2, size=(n, S))), -3, 3).astype(np.int64)
-    gaps += cohort.extra_gap
-    gaps[:, 0] = intake_day
-    days = np.cumsum(gaps, axis=1)
+    # Items 1-8 share out the rest of the total; symptom emergence raises some of them (and the
+    # total with them).
+    ranks = _item_ranks(rng["items"], n)
+    items = _split_items(ranks, np.clip(phq - item9, 0, ceiling))
+    emerged = _inject_symptom_emergence(
+        cohort, rng["symptom_emergence"], rates["symptom_emergence_rate"], items, gad
+    )
+    if len(emerged):
+        phq[emerged] = item9[emerged] + sum(item[emerged] for item in items)
 
-    missed = cohort.attendance != 0
-    for scores in (phq, gad, item9):
-        scores[missed] = np.nan
+    # Alliance and hopelessness, with their harms.
+    srs = _srs(cohort, rng["srs"])
+    _inject_alliance_rupture(cohort, rng["alliance_rupture"], rates["alliance_rupture_rate"], srs)
+    bhs = _bhs(cohort, rng["bhs"])
+    _inject_secondary_worsening(
+        cohort, rng["secondary_worsening"], rates["secondary_worsening_rate"], bhs
+    )
 
     exists = sessions <= cohort.last[:, None]
+    _record_forced_risk(cohort, item9, observed=exists & (cohort.attendance == 0))
+
+    # Dates: intake spread over a year, then weekly with jitter (and the disengagement gaps, the
+    # closer sessions of some dependency courses; at least 2 days apart).
+    g = rng["dates"]
+    intake_day = g.integers(0, _INTAKE_WINDOW_DAYS, size=n)
+    jitter = g.standard_normal((n, width), dtype=np.float32)
+    jitter *= 1.2
+    np.rint(jitter, out=jitter)
+    np.clip(jitter, -3, 3, out=jitter)
+    gaps = jitter.astype(np.int32)
+    del jitter
+    gaps += 7
+    gaps += cohort.extra_gap
+    np.maximum(gaps, 2, out=gaps)
+    gaps[:, 0] = intake_day
+    days = np.cumsum(gaps, axis=1, dtype=np.int64)
+    del gaps
+
+    plan = _plan_medication(cohort, rng["medication"], rates["medication_rate"], days, age)
+
+    # Long format: only the sessions that exist; scores of missed sessions are NaN.
     rows = exists.sum(axis=1)
     patient_codes = np.repeat(np.arange(n), rows)
+    missed = cohort.attendance[exists] != 0
+
+    def observed(grid: np.ndarray) -> np.ndarray:
+        values = grid[exists].astype(np.float64)
+        values[missed] = np.nan
+        return values
+
+    session_long = np.broadcast_to(sessions, (n, width))[exists].astype(np.int64)
+    ending = np.full(len(session_long), -1, dtype=np.int8)
+    is_last = session_long == cohort.last[patient_codes]
+    ending[is_last] = cohort.unplanned.astype(np.int8)
     patient_dtype = pd.CategoricalDtype(_ids("P", n, 5))
     therapist_dtype = pd.CategoricalDtype(_ids("T", n_t, 2))
-    data = pd.DataFrame(
-        {
-            "patient": pd.Categorical.from_codes(patient_codes, dtype=patient_dtype),
-            "therapist": pd.Categorical.from_codes(therapist[patient_codes], dtype=therapist_dtype),
-            "session": np.broadcast_to(sessions, (n, S))[exists].astype(np.int64),
-            "date": (start + days[exists].astype("timedelta64[D]")).astype("datetime64[ns]"),
-            "attendance": pd.Categorical.from_codes(
-                cohort.attendance[exists], dtype=pd.CategoricalDtype(list(ATTENDANCE))
-            ),
-            "phq9": phq[exists],
-            "gad7": gad[exists],
-            "phq9_item9": item9[exists],
-            "age": age[patient_codes],
-        },
-        copy=False,  # every column is a fresh array; copying 10M rows would double the time
+    columns: dict[str, Any] = {
+        "patient": pd.Categorical.from_codes(patient_codes, dtype=patient_dtype),
+        "therapist": pd.Categorical.from_codes(therapist[patient_codes], dtype=therapist_dtype),
+        "session": session_long,
+        "date": (start + days[exists].astype("timedelta64[D]")).astype("datetime64[ns]"),
+        "attendance": pd.Categorical.from_codes(
+            cohort.attendance[exists], dtype=pd.CategoricalDtype(list(ATTENDANCE))
+        ),
+        "phq9": observed(phq),
+        "gad7": observed(gad),
+    }
+    for i, item in enumerate(items):
+        columns[ITEM_COLUMNS[i]] = observed(item)
+    columns["phq9_item9"] = observed(item9)
+    columns["srs"] = np.round(observed(srs), 1)
+    columns["bhs"] = observed(bhs)
+    columns["age"] = age[patient_codes]
+    columns["end_reason"] = pd.Categorical.from_codes(
+        ending, dtype=pd.CategoricalDtype(list(END_REASONS))
     )
+    # Every column is a fresh array; copying 10M rows would double the time.
+    data = pd.DataFrame(columns, copy=False)
 
     truth = (
         pd.concat(cohort.truth, ignore_index=True)
@@ -628,4 +1354,10 @@ def simulate(
     truth = truth.sort_values(["patient", "onset", "harm"], kind="stable", ignore_index=True)
     truth["patient"] = pd.Categorical.from_codes(truth["patient"].to_numpy(), dtype=patient_dtype)
     truth["harm"] = truth["harm"].astype(str)
-    return data, truth.loc[:, list(TRUTH_COLUMNS)]
+    truth = truth.loc[:, list(TRUTH_COLUMNS)]
+    if return_medications:
+        medications = _medication_table(
+            plan, rng["medication_table"], days[:, 0], start, patient_dtype
+        )
+        return data, truth, medications
+    return data, truth
