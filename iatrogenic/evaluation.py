@@ -2,14 +2,15 @@
 
 Each detector is judged at the patient level for the harm it targets: a patient is *flagged* when
 the detector raised at least one event at the chosen levels, and *harmed* when the truth has a row
-for that harm. Sensitivity, specificity and predictive values come with Wilson score intervals;
+for that harm (or for the truth harm it is mapped to by ``targets``, see :data:`DEFAULT_TARGETS`).
+Sensitivity, specificity and predictive values come with Wilson score intervals;
 timing is measured from the harm's onset to the first flag, and from the first flag to the end of
 treatment (when a pre/post classification such as reliable deterioration would first be made).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from .exceptions import (
     ParameterTypeError,
 )
 
-__all__ = ["EVALUATION_COLUMNS", "evaluate"]
+__all__ = ["DEFAULT_TARGETS", "EVALUATION_COLUMNS", "evaluate"]
 
 _CALLER = "evaluate"
 
@@ -34,6 +35,7 @@ _CALLER = "evaluate"
 EVALUATION_COLUMNS: tuple[str, ...] = (
     "detector",
     "harm",
+    "target",
     "n_patients",
     "n_true",
     "n_flagged",
@@ -57,6 +59,12 @@ EVALUATION_COLUMNS: tuple[str, ...] = (
     "flagged_before_onset",
     "median_lead_to_end",
 )
+
+#: The truth harm each detector harm is scored against when ``targets`` is not given: a harm not
+#: listed is scored against the truth rows of the same name. A worsening course (the growth-model
+#: slope of ``worsening_trajectory``) is how the simulator's injected deterioration shows over
+#: time, so it is scored against the ``deterioration`` truth.
+DEFAULT_TARGETS: Mapping[str, str] = {"worsening_course": "deterioration"}
 
 _EVENT_NEEDS = ("patient", "detector", "harm", "session", "level")
 _TRUTH_NEEDS = ("patient", "harm", "onset")
@@ -177,6 +185,20 @@ def _harm_of_detectors(events: pd.DataFrame) -> list[tuple[str, str]]:
     return pairs
 
 
+def _check_targets(targets: Any) -> dict[str, str]:
+    if targets is None:
+        return dict(DEFAULT_TARGETS)
+    if not isinstance(targets, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in targets.items()
+    ):
+        raise ParameterTypeError(
+            f"The 'targets' parameter of {_CALLER}() must map detector names or harms (str) to "
+            f"truth harms (str), e.g. {{'worsening_course': 'deterioration'}}. Got {targets!r} "
+            "instead."
+        )
+    return dict(targets)
+
+
 def evaluate(
     events: pd.DataFrame,
     truth: pd.DataFrame,
@@ -184,6 +206,7 @@ def evaluate(
     data: pd.DataFrame | None = None,
     patients: Iterable[Any] | None = None,
     levels: str | Sequence[str] = ("alarm",),
+    targets: Mapping[str, str] | None = None,
     patient: str = "patient",
     time: str = "session",
     confidence: float = 0.95,
@@ -192,7 +215,9 @@ def evaluate(
 
     For every detector in ``events`` and the harm it targets (the events' ``harm`` column), the
     patients are split four ways: flagged (at least one event of the detector at one of
-    ``levels``) or not, and harmed (a ``truth`` row for that harm) or not. Every patient of
+    ``levels``) or not, and harmed (a ``truth`` row for the target harm) or not. The target harm
+    is the detector's harm unless ``targets`` maps the detector or its harm to another truth harm
+    (by default a ``worsening_course`` is scored against ``deterioration``). Every patient of
     ``data`` (or ``patients``) that is not harmed is a negative, including patients with other
     harms.
 
@@ -212,6 +237,12 @@ def evaluate(
         The evaluated patients' ids, instead of ``data`` (then ``median_lead_to_end`` is NaN).
     levels : str or sequence of str, default ("alarm",)
         Event levels that count as a flag: ``("alarm",)`` or ``("warning", "alarm")``.
+    targets : dict, optional
+        ``{detector name or harm: truth harm}``: score a detector against truth rows of another
+        harm. A detector name takes precedence over its harm; an unlisted detector is scored
+        against its own harm. Default :data:`DEFAULT_TARGETS`,
+        ``{"worsening_course": "deterioration"}``; pass ``{}`` to score every detector against
+        its own harm only. Given mappings replace the default (include it to keep it).
     patient, time : str, default "patient" and "session"
         Patient and session columns of ``data``.
     confidence : float, default 0.95
@@ -223,8 +254,10 @@ def evaluate(
         One row per detector and harm, in the order the detectors first appear in ``events``:
 
         - ``detector`` (str), ``harm`` (str): the detector and the harm it targets.
+        - ``target`` (str): the truth harm it was scored against (``harm`` unless ``targets``
+          maps it to another).
         - ``n_patients`` (int64): patients evaluated.
-        - ``n_true`` (int64): patients with a truth row for the harm.
+        - ``n_true`` (int64): patients with a truth row for the target harm.
         - ``n_flagged`` (int64): patients flagged by the detector.
         - ``tp``, ``fp``, ``fn``, ``tn`` (int64): flagged and harmed, flagged and not harmed,
           harmed and not flagged, neither.
@@ -272,6 +305,15 @@ def evaluate(
     [3, 3, 2, 1, 1, 1]
     >>> float(result.loc[0, "sensitivity"]), float(result.loc[0, "median_delay"])
     (0.6666666666666666, 2.0)
+
+    A worsening course is scored against the deterioration truth by default:
+
+    >>> slope = events.assign(detector="worsening_trajectory", harm="worsening_course")
+    >>> scored = evaluate(slope, truth, patients=list("abcde"))
+    >>> scored.loc[0, ["harm", "target"]].tolist(), int(scored.loc[0, "tp"])
+    (['worsening_course', 'deterioration'], 2)
+    >>> int(evaluate(slope, truth, patients=list("abcde"), targets={}).loc[0, "n_true"])
+    0
     """
     if not isinstance(events, pd.DataFrame):
         raise ParameterTypeError(
@@ -286,6 +328,7 @@ def evaluate(
     _require(events, _EVENT_NEEDS, "events")
     _require(truth, _TRUTH_NEEDS, "truth")
     chosen = _check_levels(levels)
+    mapping = _check_targets(targets)
     confidence = check_fraction(confidence, name="confidence", caller=_CALLER)
     population = _population(data, patients, patient)
     last = _last_sessions(data, patient, time) if data is not None else None
@@ -323,7 +366,8 @@ def evaluate(
     n = len(population)
     records: list[dict[str, Any]] = []
     for detector, harm in _harm_of_detectors(events):
-        harmed = onsets.get(harm, no_patients)
+        target = mapping.get(detector, mapping.get(harm, harm))
+        harmed = onsets.get(target, no_patients)
         flagged = first_flag.get((detector, harm), no_patients)
         hit = flagged.index.intersection(harmed.index)
         tp = len(hit)
@@ -345,6 +389,7 @@ def evaluate(
             {
                 "detector": detector,
                 "harm": harm,
+                "target": target,
                 "n_patients": n,
                 "n_true": n_true,
                 "n_flagged": n_flagged,
@@ -363,6 +408,7 @@ def evaluate(
         columns=[
             "detector",
             "harm",
+            "target",
             "n_patients",
             "n_true",
             "n_flagged",
@@ -381,6 +427,7 @@ def evaluate(
         table[column] = table[column].astype(np.float64)
     table["detector"] = table["detector"].astype(str)
     table["harm"] = table["harm"].astype(str)
+    table["target"] = table["target"].astype(str)
     n_tp, n_fp = table["tp"].to_numpy(), table["fp"].to_numpy()
     n_fn, n_tn = table["fn"].to_numpy(), table["tn"].to_numpy()
     for name, count, total in (

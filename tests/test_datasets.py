@@ -290,7 +290,10 @@ def test_intake_severity_is_realistic():
     assert 12.3 < intake["gad7"].mean() < 13.7
     assert 3.9 < intake["gad7"].std() < 5.0
     assert intake["phq9"].corr(intake["gad7"]) > 0.5
-    assert 0.25 < (intake["phq9_item9"] > 0).mean() < 0.45
+    # Item 9: a minority endorse it at intake (an assumption of 10-25%), and up to 10% score 2+
+    # (Simon et al. 2013).
+    assert 0.12 < (intake["phq9_item9"] > 0).mean() < 0.25
+    assert 0.03 < (intake["phq9_item9"] >= 2).mean() < 0.10
 
 
 def test_courses_improve_on_average(sim):
@@ -327,10 +330,7 @@ def test_truth_counts_and_names(sim):
     assert set(truth["harm"]) == set(HARMS_SIMULATED)
     counts = truth["harm"].value_counts()
     for harm, rate in DEFAULT_RATES.items():
-        if harm != "self_harm":
-            assert counts[harm] == round(rate * N), harm
-    # Self-harm: the injected ones plus those forced by totals of 26-27 (see simulate's Notes).
-    assert counts["self_harm"] >= round(0.04 * N)
+        assert counts[harm] == round(rate * N), harm
     assert not truth.duplicated(["patient", "harm"]).any()
     assert list(truth["patient"].cat.categories) == list(data["patient"].cat.categories)
     keys = list(zip(truth["patient"].cat.codes, truth["onset"], truth["harm"], strict=True))
@@ -341,7 +341,7 @@ def test_truth_counts_and_names(sim):
     assert (truth["onset"] >= 1).all()
 
 
-@pytest.mark.parametrize("harm", [h for h in HARMS_SIMULATED if h != "self_harm"])
+@pytest.mark.parametrize("harm", HARMS_SIMULATED)
 def test_each_harm_at_its_rate(harm):
     _, truth = simulate(n_patients=1000, n_therapists=10, seed=SEED, **{RATE_OF[harm]: 0.1})
     assert (truth["harm"] == harm).sum() == 100
@@ -354,10 +354,16 @@ def test_no_harm_means_empty_truth():
     assert len(truth) == 0
     assert list(truth.columns) == list(TRUTH_COLUMNS)
     assert {c: str(t) for c, t in truth.dtypes.items()} == TRUTH_DTYPES
-    # Without harm no course trends worse, and item 9 never rises from 0 to 2 or more.
+    # Without harm no course trends worse, and item 9 never rises.
     item = _wide(data, "phq9_item9").to_numpy()
-    seen_zero = np.fmax.accumulate(np.where(item == 0, 1.0, np.nan), axis=1)
-    assert not ((item[:, 1:] >= 2) & (seen_zero[:, :-1] == 1)).any()
+    assert not (np.diff(np.fmax.accumulate(-item, axis=1), axis=1) < 0).any()
+    assert not _rises(item).any()
+
+
+def _rises(values: np.ndarray) -> np.ndarray:
+    """(patients, sessions - 1): the observed value is above the previous observed one."""
+    previous = pd.DataFrame(values).T.ffill().T.to_numpy()
+    return values[:, 1:] > previous[:, :-1]
 
 
 def test_deterioration_is_reliable_and_rare_otherwise(sim):
@@ -400,18 +406,47 @@ def test_self_harm_rises_from_zero_and_every_rise_is_in_truth(sim):
     item = _wide(data, "phq9_item9")
     rows = truth[truth["harm"] == "self_harm"]
     for patient, onset in rows[["patient", "onset"]].itertuples(index=False):
-        assert item.at[patient, onset] >= 2 or np.isnan(item.at[patient, onset])
+        assert item.at[patient, onset] >= 2  # the onset is attended
         earlier = item.loc[patient, : onset - 1].dropna().to_numpy()
-        # The onset is the first rise: a 0 came before it, and nothing of 2+ since that 0.
-        zero = np.flatnonzero(earlier == 0)
-        assert len(zero) and earlier[zero[0] :].max() <= 1, (patient, onset)
-    values = item.to_numpy()
-    seen_zero = np.fmax.accumulate(np.where(values == 0, 1.0, np.nan), axis=1)
-    rise = ((values[:, 1:] >= 2) & (seen_zero[:, :-1] == 1)).any(axis=1)
-    assert set(item.index[rise]) <= set(rows["patient"])
-    injected_onsets = rows.set_index("patient")["onset"]
-    observed = [p for p in rows["patient"] if not np.isnan(item.at[p, injected_onsets[p]])]
-    assert len(observed) >= round(0.04 * 3000)
+        assert len(earlier) and (earlier == 0).all(), (patient, onset)
+        # Then it stays endorsed at a steady level.
+        assert item.loc[patient, onset + 1 :].dropna().nunique() <= 1
+    # Item 9 rises (from any value) only for the injected patients.
+    rise = _rises(item.to_numpy()).any(axis=1)
+    assert set(item.index[rise]) == set(rows["patient"])
+    assert len(rows) == round(0.04 * N)
+
+
+def test_items_follow_a_stable_profile(sim):
+    data, truth = sim
+    harmed = truth["patient"].unique()
+    clean = data[~data["patient"].isin(harmed)].dropna(subset=["phq9"])
+    items = clean[list(ITEM_COLUMNS[:8])]
+    # Each patient's item ranking is stable: items correlate within patient across sessions
+    # with their intake values far more than with other patients' (a profile, not a re-split).
+    intake = clean.groupby("patient", observed=True)[list(ITEM_COLUMNS[:8])].transform("first")
+    centred = items.to_numpy() - items.to_numpy().mean(axis=1, keepdims=True)
+    centred_intake = intake.to_numpy() - intake.to_numpy().mean(axis=1, keepdims=True)
+    agreement = (centred * centred_intake).sum(axis=1) / np.sqrt(
+        (centred**2).sum(axis=1) * (centred_intake**2).sum(axis=1) + 1e-12
+    )
+    assert np.nanmedian(agreement) > 0.6
+    # Without injected harm an item low at intake (0-1) rarely reaches 2+ at two consecutive
+    # observed sessions: measurement noise moves items within the 0-1 and 2-3 bands first.
+    emerged = 0
+    for column in ITEM_COLUMNS[:8]:
+        wide = _wide(clean, column)
+        low = wide.iloc[:, 0] <= 1
+        high = wide.ge(2).astype(float).where(wide.notna())
+        values = high.to_numpy()
+        pairs = np.zeros(len(wide), dtype=bool)
+        for i in range(len(wide)):
+            seen = values[i][~np.isnan(values[i])]
+            pairs[i] = bool(np.any(seen[1:] * seen[:-1] > 0)) if len(seen) > 2 else False
+        emerged += int((pairs & low.to_numpy()).sum())
+    assert emerged / clean["patient"].nunique() < 0.05
+    # Item 9 is 0 for most patients throughout.
+    assert (clean.groupby("patient", observed=True)["phq9_item9"].max() == 0).mean() > 0.75
 
 
 def test_disengagement_is_missed_sessions_then_an_end(sim):
@@ -713,7 +748,7 @@ def test_example_contains_the_harms_it_promises():
     assert (np.diff(phq, axis=1) >= 7).any(axis=1).sum() >= 20  # sudden losses
     item = _wide(data, "phq9_item9").to_numpy()
     seen_zero = np.fmax.accumulate(np.where(item == 0, 1.0, np.nan), axis=1)
-    assert ((item[:, 1:] >= 2) & (seen_zero[:, :-1] == 1)).any(axis=1).sum() >= 20
+    assert ((item[:, 1:] >= 2) & (seen_zero[:, :-1] == 1)).any(axis=1).sum() == 24
     assert (truth["harm"] == "disengagement").sum() == 24
 
 

@@ -11,7 +11,7 @@ import iatrogenic as ia
 from iatrogenic import exceptions as exc
 from iatrogenic.core.summary import wilson_interval
 from iatrogenic.detectors.base import EVENT_COLUMNS, empty_events
-from iatrogenic.evaluation import EVALUATION_COLUMNS, evaluate
+from iatrogenic.evaluation import DEFAULT_TARGETS, EVALUATION_COLUMNS, evaluate
 
 PATIENTS = [f"p{i}" for i in range(1, 11)]
 
@@ -146,9 +146,8 @@ def test_output_columns_and_dtypes(case):
     assert list(result.columns) == list(EVALUATION_COLUMNS)
     counts = ["n_patients", "n_true", "n_flagged", "tp", "fp", "fn", "tn", "flagged_before_onset"]
     for column in result.columns:
-        expected = "str" if column in ("detector", "harm") else "int64" if column in counts else (
-            "float64"
-        )
+        text = ("detector", "harm", "target")
+        expected = "str" if column in text else "int64" if column in counts else "float64"
         assert str(result[column].dtype) == expected, column
     assert result["detector"].tolist() == ["det", "jump"]  # order of first appearance
     assert result.index.equals(pd.RangeIndex(2))
@@ -203,6 +202,8 @@ def test_confidence_level(case):
         ({"patient": "id"}, exc.ColumnNotFoundError, "'id'"),
         ({"time": "visit"}, exc.ColumnNotFoundError, "'visit'"),
         ({"events_session": "pre"}, exc.InvalidValueError, "session numbers"),
+        ({"targets": ["deterioration"]}, exc.ParameterTypeError, "targets"),
+        ({"targets": {"det": 3}}, exc.ParameterTypeError, "targets"),
     ],
 )
 def test_bad_input(case, kwargs, error, match):
@@ -234,3 +235,32 @@ def test_simulated_cohort_end_to_end():
     assert row["sensitivity"] > 0.6 and row["specificity"] > 0.8
     assert row["tp"] + row["fp"] + row["fn"] + row["tn"] == 400
     assert row["median_lead_to_end"] >= 0
+
+
+def test_targets_score_a_detector_against_another_truth_harm(case):
+    events, truth, data = case
+    slope = events.assign(
+        detector=events["detector"].where(events["detector"] != "det", "worsening_trajectory"),
+        harm=events["harm"].where(events["harm"] != "deterioration", "worsening_course"),
+    )
+    assert DEFAULT_TARGETS == {"worsening_course": "deterioration"}
+    default = evaluate(slope, truth, data=data).set_index("detector")
+    plain = evaluate(events, truth, data=data).set_index("detector")
+    row = default.loc["worsening_trajectory"]
+    assert (row["harm"], row["target"]) == ("worsening_course", "deterioration")
+    counts = ["n_true", "n_flagged", "tp", "fp", "fn", "tn", "median_delay"]
+    assert row[counts].tolist() == plain.loc["det", counts].tolist()
+    assert plain.loc["det", "target"] == "deterioration"  # unmapped: its own harm
+    # {} turns the default off; a detector name wins over its harm.
+    off = evaluate(slope, truth, data=data, targets={}).set_index("detector")
+    assert off.loc["worsening_trajectory", "n_true"] == 0
+    by_name = evaluate(
+        slope,
+        truth,
+        data=data,
+        targets={"worsening_course": "deterioration", "worsening_trajectory": "self_harm"},
+    ).set_index("detector")
+    assert by_name.loc["worsening_trajectory", "target"] == "self_harm"
+    assert by_name.loc["worsening_trajectory", "n_true"] == 1
+    jump = evaluate(events, truth, data=data, targets={"sudden_worsening": "deterioration"})
+    assert jump.set_index("detector").loc["jump", ["target", "fp"]].tolist() == ["deterioration", 1]

@@ -37,6 +37,7 @@ EXPECTED_NAMES = {
     "epds",
     "hamd17",
     "wsas",
+    "bhs",
 }
 
 LIST_COLUMNS = [
@@ -218,7 +219,7 @@ def test_coreom_risk_to_self_items() -> None:
 
 
 def test_instruments_without_a_self_harm_item() -> None:
-    for name in ("gad7", "k10", "ors", "srs", "pcl5", "wsas"):
+    for name in ("gad7", "k10", "ors", "srs", "pcl5", "wsas", "bhs"):
         assert instruments.get(name).risk_item is None
 
 
@@ -327,6 +328,39 @@ def test_other_headline_values() -> None:
     )
 
 
+def test_bhs_headline_values() -> None:
+    bhs = instruments.get("Beck Hopelessness Scale")
+    assert bhs is instruments.get("BHS") and bhs.name == "bhs"
+    assert (bhs.low, bhs.high, bhs.n_items, bhs.better) == (0, 20, 20, "lower")
+    assert bhs.reliability == 0.93
+    assert bhs.reliability_kind is not None and "KR-20" in bhs.reliability_kind
+    assert bhs.reliability_source is not None
+    assert "Beck AT, Weissman A, Lester D, Trexler L (1974)" in bhs.reliability_source
+    assert "42(6):861-865" in bhs.reliability_source
+
+
+def test_bhs_makes_secondary_worsening_screen() -> None:
+    import pandas as pd
+
+    import iatrogenic as ia
+
+    data = pd.DataFrame(
+        {
+            "patient": [1, 1, 1, 2, 2, 2, 3, 3],
+            "session": [1, 2, 3, 1, 2, 3, 1, 2],
+            "phq9": [14, 12, 11, 15, 13, 12, 9, 8],
+            "bhs": [6.0, 9.0, 13.0, 10.0, 8.0, 9.0, 3.0, 2.0],
+        }
+    )
+    events = ia.screen(
+        data, score="phq9", instrument="phq9", secondary={"bhs": "bhs"},
+        detectors=["secondary_worsening"],
+    )
+    assert events["patient"].tolist() == [1]
+    assert events["session"].tolist() == [2]  # +3 > 1.96 * 3.51 * sqrt(2 * 0.07) = 2.57
+    assert "reliability 0.93" in events.loc[0, "evidence"]
+
+
 def test_unconfirmed_values_stay_none() -> None:
     # These could not be confirmed from a published source: they must not be filled in by guess.
     assert instruments.get("oq45").sd is None
@@ -337,6 +371,9 @@ def test_unconfirmed_values_stay_none() -> None:
     assert instruments.get("srs").reliability is None
     assert instruments.get("k10").caseness is None
     assert instruments.get("hamd17").reliability is None
+    bhs = instruments.get("bhs")
+    assert bhs.sd is None and bhs.caseness is None and bhs.fixed_rule is None
+    assert bhs.severity_bands == () and bhs.clinical_norm is None
     for name in ("phq9", "gad7", "oq45", "oq45_nl", "coreom", "ors"):
         rule = instruments.get(name).fixed_rule
         assert rule is not None and rule.confidence is None

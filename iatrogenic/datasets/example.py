@@ -82,7 +82,7 @@ _CATALOGUE: tuple[_Entry, ...] = (
             "ground truth of the example: one row per injected harm (patient, harm, onset "
             "session, magnitude). load_example_truth()"
         ),
-        rows=274,
+        rows=246,
     ),
     _Entry(
         name="example_medications",
@@ -289,7 +289,7 @@ def list_datasets() -> pd.DataFrame:
     >>> list_datasets()[["name", "rows"]]
                       name  rows
     0              example  6119
-    1        example_truth   274
+    1        example_truth   246
     2  example_medications   616
     """
     return pd.DataFrame(

@@ -169,12 +169,25 @@ _DEFAULT_MIN_SESSIONS = 6
 # dependency on or off does not change the random numbers of the other components.
 _DEPENDENCY_EXTRA = (4, 14)
 # PHQ-9 items 1-8: mean weights of the item profile (sleep and tiredness score highest, moving
-# slowly / restlessness lowest, as in primary-care samples), and the patient-to-patient spread.
+# slowly / restlessness lowest, as in primary-care samples). Each patient's profile is drawn once
+# from a Dirichlet distribution with these means and concentration _ITEM_CONCENTRATION (a
+# coefficient of variation of about 0.5 per item between patients).
 _ITEM_WEIGHTS = np.array([1.1, 1.2, 1.3, 1.4, 1.1, 1.0, 1.0, 0.6])
-_ITEM_SPREAD = 0.45
+_ITEM_CONCENTRATION = 30.0
+# PHQ-9 item 9 at intake, without injected self-harm: thresholds on a standard normal score that
+# mixes intake severity (weight 0.6) and a patient-level factor (weight 0.8): about 18% of patients
+# endorse the item (score 1 or more), about 6% score 2 or more and 2% score 3. Simon et al. (2013)
+# report that up to 10% of outpatients completing the PHQ-9 for depression answer item 9 "more
+# than half the days" or "nearly every day"; the share endorsing it at all (10-25% of treated
+# patients) is an assumption of the simulator, not a sourced figure.
+_ITEM9_CUTS = (0.915, 1.555, 2.054)
+# Deterioration is given to patients whose latent intake leaves room on the scale for its smallest
+# rise (7 points) below a total of 24, the most a patient who does not endorse item 9 can score.
+_DETERIORATION_ROOM = 24.0 - 7.0
 _GAD_CASENESS = 8
 _SRS_CONCERN = 36.0
 _BHS_RISE = 6
+_BHS_NOISE = 1.0
 
 
 @dataclass
@@ -356,12 +369,14 @@ def _inject_deterioration(c: _Cohort, rng: np.random.Generator, rate: float) -> 
 
     The plateau lies ``magnitude`` points (uniform 7-12 on PHQ-9, one decimal) above the intake
     level, so the change from intake to the last score is typically a reliable deterioration (it
-    may be smaller for patients near the ceiling of the scale). The onset lies at least two
-    sessions before the last observable session, which is always attended, so the plateau is
-    seen.
+    may be smaller where the plateau meets the top of the scale: 24 for a patient who does not
+    endorse item 9). Only patients whose latent intake is at most 17 are chosen, so that the
+    smallest rise fits below 24. The onset lies at least two sessions before the last observable
+    session, which is always attended, so the plateau is seen.
     """
     end = c.visible_end
-    who = _choose(rng, end >= 4, rate, c.n, "deterioration")
+    eligible = (end >= 4) & (c.intake_phq <= _DETERIORATION_ROOM)
+    who = _choose(rng, eligible, rate, c.n, "deterioration")
     onset = _onsets(rng, 2, end[who] - 2)
     rise = np.round(rng.uniform(7.0, 12.0, size=len(who)), 1)
     before = c.intake_phq[who] + c.slope_phq[who] * c.log_t[onset - 2]
@@ -399,19 +414,21 @@ def _inject_sudden_worsening(c: _Cohort, rng: np.random.Generator, rate: float) 
 
 
 def _inject_self_harm(c: _Cohort, rng: np.random.Generator, rate: float) -> None:
-    """PHQ-9 item 9 is 0 before the onset, 2 or 3 at it (attended), then stays endorsed (1-3).
+    """PHQ-9 item 9 is 0 before the onset, 2 or 3 at it (attended), then stays endorsed.
 
-    ``magnitude`` is the item score at the onset.
+    After the onset the item keeps a patient-level value (1 for 30% of the patients, 2 for 50%,
+    3 for 20%): ideation that has appeared persists at a steady level rather than jumping about.
+    The total does not change (items 1-8 give way). ``magnitude`` is the item score at the onset.
     """
     end = c.visible_end
     who = _choose(rng, end >= 2, rate, c.n, "self_harm")
     onset = _onsets(rng, 2, end[who])
     at_onset = np.where(rng.random(len(who)) < 0.7, 2.0, 3.0)
-    later = rng.choice(np.array([1.0, 2.0, 3.0]), p=[0.3, 0.5, 0.2], size=(len(who), c.width))
+    later = rng.choice(np.array([1.0, 2.0, 3.0]), p=[0.3, 0.5, 0.2], size=len(who))
     items = np.where(
         c.sessions < onset[:, None],
         0.0,
-        np.where(c.sessions == onset[:, None], at_onset[:, None], later),
+        np.where(c.sessions == onset[:, None], at_onset[:, None], later[:, None]),
     )
     c.attendance[who, onset - 1] = 0
     c.risk.append((who, items))
@@ -440,48 +457,26 @@ def _apply_jumps(c: _Cohort, phq: np.ndarray) -> None:
         phq[who, onset - 1] = np.maximum(phq[who, onset - 1], pre + jump)
 
 
-def _risk_item(
-    c: _Cohort, rng: np.random.Generator, phq: np.ndarray, intake_latent: np.ndarray
-) -> np.ndarray:
-    """PHQ-9 item 9, consistent with the total (item <= total, total - item <= 24).
+def _risk_item(c: _Cohort, rng: np.random.Generator) -> np.ndarray:
+    """PHQ-9 item 9 on the grid (float32, 0-3), before the totals are made consistent with it.
 
-    Without injected self-harm the item starts at a level that depends on intake severity (about
-    35% endorse it at intake, 12% score 2 or more) and does not rise: it follows the total down as
-    the patient improves. (The caller raises it where the total exceeds 24, which the scale
-    requires.)
+    Without injected self-harm the item is a stable patient trait: a level at intake that depends
+    on intake severity (see ``_ITEM9_CUTS``: about 18% endorse it, 6% score 2 or more), which then
+    follows the *expected* course down (``level * expected / expected at intake``, rounded) and
+    never rises: ideation present at intake resolves as the patient improves, and noise in the
+    total does not move it. Injected self-harm replaces the item of its patients.
     """
-    z = 0.6 * (intake_latent - _LATENT_MEAN[0]) / _LATENT_SD[0] + 0.8 * rng.standard_normal(c.n)
-    baseline = (z > 0.385).astype(np.float32) + (z > 1.175) + (z > 1.75)
-    baseline = np.minimum(baseline, phq[:, 0])
-    item = phq / np.maximum(phq[:, :1], 1.0)
-    item *= baseline[:, None]
+    z = 0.6 * (c.intake_phq - _LATENT_MEAN[0]) / _LATENT_SD[0] + 0.8 * rng.standard_normal(c.n)
+    level = sum((z > cut).astype(np.float32) for cut in _ITEM9_CUTS)
+    expected = np.clip(c.mu_phq, 0.0, _PHQ_HIGH).astype(np.float32)
+    item = expected / np.maximum(expected[:, :1], 1.0)
+    item *= level[:, None]
     np.rint(item, out=item)
-    np.minimum(item, baseline[:, None], out=item)
+    np.minimum(item, level[:, None], out=item)
     item = np.minimum.accumulate(item, axis=1)
     for who, values in c.risk:
         item[who] = values
     return item
-
-
-def _record_forced_risk(c: _Cohort, item: np.ndarray, observed: np.ndarray) -> None:
-    """Add a self-harm truth row wherever item 9 rose from 0 to 2+ because the total rose.
-
-    A PHQ-9 total of 26 or 27 needs item 9 at 2 or more, so a deteriorating patient who climbs
-    that high after scoring 0 on the item does report self-harm ideation. The truth must say so,
-    so that "every observed rise of item 9 from an observed 0 to 2 or more has a truth row"
-    holds. ``magnitude`` is the item score at the onset.
-    """
-    injected = np.zeros(c.n, dtype=bool)
-    for who, _values in c.risk:
-        injected[who] = True
-    seen_zero = np.logical_or.accumulate(observed & (item == 0), axis=1)
-    zero_before = np.zeros_like(observed)
-    zero_before[:, 1:] = seen_zero[:, :-1]
-    rise = (item >= 2) & zero_before & observed & ~injected[:, None]
-    who = np.flatnonzero(rise.any(axis=1))
-    onset = rise[who].argmax(axis=1) + 1
-    if len(who):
-        c.truth.append(_truth_rows(who, "self_harm", onset, item[who, onset - 1]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,15 +487,17 @@ def _record_forced_risk(c: _Cohort, item: np.ndarray, observed: np.ndarray) -> N
 def _item_ranks(rng: np.random.Generator, n: int) -> np.ndarray:
     """Each patient's order of filling the 24 points of items 1-8: ranks of shape ``(n, 8, 3)``.
 
-    A patient's items have weights (the mean profile times a log-normal factor). The points are
-    handed out in the order of Sainte-Laguë quotients ``(k + 0.5) / weight`` (the k-th point of an
-    item comes after its (k-1)-th), so that for any total the items are as proportional to the
-    weights as whole numbers capped at 3 allow. ``rank[p, i, k] < R`` says whether item ``i``
+    A patient's item profile (propensities summing to 1) is drawn once from a Dirichlet
+    distribution with mean ``_ITEM_WEIGHTS`` (normalised) and concentration
+    ``_ITEM_CONCENTRATION``. The points are handed out in the order of Sainte-Laguë quotients
+    ``(k + 0.5) / propensity`` (the k-th point of an item comes after its (k-1)-th), so that for
+    any total the items are as proportional to the profile as whole numbers capped at 3 allow,
+    with the same tie-breaking at every session. ``rank[p, i, k] < R`` says whether item ``i``
     gets its ``k+1``-th point when the patient's items 1-8 sum to ``R``.
     """
-    spread = rng.standard_normal((n, 8), dtype=np.float32)
-    spread *= -_ITEM_SPREAD
-    inverse = np.exp(spread, out=spread) / _ITEM_WEIGHTS.astype(np.float32)  # 1 / weight
+    alpha = _ITEM_CONCENTRATION * _ITEM_WEIGHTS / _ITEM_WEIGHTS.sum()
+    profile = rng.dirichlet(alpha, size=n).astype(np.float32)
+    inverse = 1.0 / np.maximum(profile, np.float32(1e-6))
     quotient = np.arange(0.5, 3.0, dtype=np.float32)[None, None, :] * inverse[:, :, None]
     order = np.argsort(quotient.reshape(n, 24), axis=1)
     return np.argsort(order, axis=1).astype(np.int8).reshape(n, 8, 3)
@@ -520,6 +517,83 @@ def _split_items(ranks: np.ndarray, rest: np.ndarray) -> list[np.ndarray]:
         )
         for i in range(8)
     ]
+
+
+# Order in which measurement noise moves item points, by the item's current score: a point is
+# added first to an item at 0 (to 1), then at 2 (to 3), and only then at 1 (to 2); taken first
+# from an item at 1 (to 0), then at 3 (to 2), and only then at 2 (to 1). Noise thus moves items
+# within the "not at all / several days" and "more than half the days / nearly every day" bands
+# before it moves one across the PHQ's symptom threshold of 2. Within a class, points are added to
+# the patient's most prominent item first and taken from the least prominent first. The tables
+# give the key of an item (lowest moves first) by ``8 * score + prominence`` (0 = the most
+# prominent item); 127: the item cannot move that way.
+_ADD_KEY = np.array(
+    [0 * 8 + r for r in range(8)]  # score 0 -> 1
+    + [16 + r for r in range(8)]  # score 1 -> 2
+    + [8 + r for r in range(8)]  # score 2 -> 3
+    + [127] * 8,  # score 3: full
+    dtype=np.int8,
+)
+_TAKE_KEY = np.array(
+    [127] * 8  # score 0: empty
+    + [7 - r for r in range(8)]  # score 1 -> 0
+    + [16 + 7 - r for r in range(8)]  # score 2 -> 1
+    + [8 + 7 - r for r in range(8)],  # score 3 -> 2
+    dtype=np.int8,
+)
+
+
+def _move_points(
+    values: np.ndarray, prominence: np.ndarray, points: np.ndarray, table: np.ndarray
+) -> None:
+    """Add (or take) ``points`` item points, one at a time, in each row of ``values`` (in place).
+
+    ``values`` and ``prominence`` are ``(m, 8)`` int8, ``points`` ``(m,)`` positive; ``table``
+    is ``_ADD_KEY`` or ``_TAKE_KEY``.
+    """
+    step = np.int8(1 if table is _ADD_KEY else -1)
+    rows = np.arange(len(values))
+    current, left, rank = values, points.copy(), prominence
+    while len(rows):
+        code = current * np.int8(8)
+        code += rank
+        chosen = np.argmin(table[code], axis=1)
+        current[np.arange(len(rows)), chosen] += step
+        left -= 1
+        done = left == 0
+        values[rows[done]] = current[done]
+        keep = ~done
+        rows, current, left, rank = rows[keep], current[keep], left[keep], rank[keep]
+
+
+def _items_with_noise(
+    ranks: np.ndarray, smooth: np.ndarray, observed: np.ndarray, exists: np.ndarray
+) -> list[np.ndarray]:
+    """Items 1-8 that follow the expected course and sum exactly to the observed rest.
+
+    ``smooth`` (the expected total minus item 9, whole numbers 0-24) is split by the patient's
+    profile (:func:`_split_items`); the difference between ``observed`` (the observed total minus
+    item 9) and ``smooth`` is then added or taken one point at a time in the order of
+    ``_ADD_KEY`` / ``_TAKE_KEY``. The same order at every session makes the noise correlated over
+    time: the same items absorb it. Only cells in ``exists`` are adjusted (the others are never
+    shown).
+    """
+    items = _split_items(ranks, smooth)
+    width = smooth.shape[1]
+    residual = observed.astype(np.int16) - smooth.astype(np.int16)
+    residual[~exists] = 0
+    # Prominence of each item: 0 for the item that gets the patient's first point.
+    prominence = np.argsort(np.argsort(ranks[:, :, 0], axis=1), axis=1).astype(np.int8)
+    flat = [item.reshape(-1) for item in items]
+    for sign, table in ((1, _ADD_KEY), (-1, _TAKE_KEY)):
+        cells = np.flatnonzero(residual * sign > 0)
+        if len(cells) == 0:
+            continue
+        values = np.stack([item[cells] for item in flat], axis=1)
+        _move_points(values, prominence[cells // width], sign * residual.reshape(-1)[cells], table)
+        for i, item in enumerate(flat):
+            item[cells] = values[:, i]
+    return items
 
 
 def _inject_symptom_emergence(
@@ -627,12 +701,14 @@ def _inject_alliance_rupture(
 def _bhs(c: _Cohort, rng: np.random.Generator) -> np.ndarray:
     """Beck Hopelessness Scale totals, whole numbers 0-20, following the PHQ-9 course.
 
-    ``0.4 * expected PHQ-9 + patient offset (mean 2, SD 3) + noise (SD 1.2)``: intake mean about
-    8, correlation with PHQ-9 about 0.5; it improves as depression improves.
+    ``0.4 * expected PHQ-9 + patient offset (mean 2, SD 3) + noise (SD 1.0)``: intake mean about
+    8 (SD about 3.7), correlation with PHQ-9 about 0.45; it improves as depression improves. The
+    noise is the standard error of measurement implied by the registered internal consistency
+    (KR-20 .93, Beck et al. 1974) at that SD: ``3.7 * sqrt(1 - 0.93)``, about 1.0.
     """
     offset = rng.normal(2.0, 3.0, size=c.n).astype(np.float32)
     bhs = rng.standard_normal((c.n, c.width), dtype=np.float32)
-    bhs *= 1.2
+    bhs *= _BHS_NOISE
     bhs += offset[:, None]
     bhs += 0.4 * c.mu_phq
     np.rint(bhs, out=bhs)
@@ -959,12 +1035,14 @@ def simulate(
     deterioration_rate : float, default 0.08
         Share of patients whose course turns worse from an onset session and climbs to 7-12
         PHQ-9 points above intake (reliable deterioration; "harmed" when they start below the
-        clinical cut-off and end above it).
+        clinical cut-off and end above it); chosen among patients whose latent intake is at most
+        17, so that the rise fits on the scale.
     sudden_loss_rate : float, default 0.04
         Share of patients with a sudden worsening: a jump of 7-10 PHQ-9 points between adjacent
         attended sessions that persists.
     risk_rate : float, default 0.04
-        Share of patients whose PHQ-9 item 9 rises from 0 to 2 or 3 (self-harm ideation).
+        Share of patients whose PHQ-9 item 9 rises from 0 to 2 or 3 (self-harm ideation) and
+        stays endorsed.
     disengagement_rate : float, default 0.04
         Share of patients who disengage: missed sessions in a row or more and more often, with
         lengthening gaps, sometimes after a worsening, then an unplanned ending.
@@ -1084,7 +1162,7 @@ def simulate(
     ===================  ============================================  ========================
     deterioration        first session of the worse course             planned rise (PHQ-9)
     sudden_worsening     session after the jump                        jump (PHQ-9 points)
-    self_harm            first session with item 9 of 2 or more        item 9 at the onset
+    self_harm            first session with item 9 above 0 (2 or 3)    item 9 at the onset
     disengagement        first missed session of the disengagement     missed sessions
     alliance_rupture     session of the SRS drop                       drop (SRS points)
     dependency           ``n_sessions + 1``, past the expected dose    course length
@@ -1101,23 +1179,30 @@ def simulate(
     drugs of different classes (an antidepressant, ongoing or tapered over four weeks, and
     pregabalin), and minors without a problem take none.
 
+    PHQ-9 items: each patient has a stable item profile (Dirichlet propensities drawn once), and
+    items 1-8 split the *expected* total by that profile (Sainte-Laguë order, each item capped at
+    3), so they move smoothly with the course; the measurement noise of the observed total is
+    then added or taken one point at a time, first within the 0-1 and 2-3 bands of an item and
+    only then across the symptom threshold of 2, always in the patient's own order, so that items
+    sum exactly to ``phq9``. Item 9 is endorsed at intake by about 18% of patients (6% score 2 or
+    more), follows the expected course down and never rises without injected self-harm; the
+    total never exceeds item 9 + 24 (the most items 1-8 can hold), so a patient who does not
+    endorse item 9 scores at most 24.
+
     Without injected harm a course never trends worse (the slope is capped at 0), item 9 does not
     rise, the SRS stays high and the BHS follows the PHQ-9 down, so the truth is clean by
-    construction. One exception is kept and recorded: the scale needs item 9 of 2 or more for a
-    total of 26-27, so a patient (usually a deteriorating one) who climbs that high after scoring
-    0 on the item gets a ``self_harm`` row too; every observed rise of item 9 from an observed 0
-    to 2 or more has a truth row. Measurement noise alone still makes a few patients look
-    reliably worse or show a noisy jump, and a harm shows in the signals of others (a
-    deteriorating patient's items rise, their BHS rises by 3-5 points): those are the false
-    positives a detector has to live with, and they have no truth row.
+    construction: every rise of item 9 is an injected ``self_harm``. Measurement noise alone
+    still makes a few patients look reliably worse, show a noisy jump or move an item across 2,
+    and a harm shows in the signals of others (a deteriorating patient's items rise, their BHS
+    rises by 3-5 points): those are the false positives a detector has to live with, and they
+    have no truth row.
 
     A harm is only given to a patient whose course is long enough to show it, and the sessions
     that show it are attended. Patients are chosen for each harm independently, so harms can
     co-occur (except symptom emergence, never injected together with a sudden worsening).
-    Rates are shares: ``round(rate * n_patients)`` patients get each harm (the ``self_harm``
-    rows may be more, see above). Each component draws from its own random stream, so changing
-    one harm's rate does not change who gets the harms injected before it (in the order of the
-    table above, with dependency second), nor the noise.
+    Rates are shares: ``round(rate * n_patients)`` patients get each harm. Each component draws
+    from its own random stream, so changing one harm's rate does not change who gets the harms
+    injected before it (in the order of the table above, with dependency second), nor the noise.
 
     Examples
     --------
@@ -1253,24 +1338,22 @@ def simulate(
     g = rng["noise"]
     phq = _observe(g, cohort.mu_phq, noise, _PHQ_HIGH)
     gad = _observe(g, cohort.mu_gad, _GAD_NOISE_RATIO * noise, _GAD_HIGH)
-    item9 = _risk_item(cohort, rng["risk_item"], phq, latent[:, 0])
-    # A total above 24 is only possible with item 9 endorsed. Where self-harm was injected the
-    # item is fixed and the total gives way (so the item rises at the onset, not before);
-    # elsewhere the item follows such a total up (the one way it can rise without injected
-    # self-harm, recorded in the truth below). A total below the item is raised.
-    fixed_item = np.zeros(n, dtype=bool)
-    for who, _values in cohort.risk:
-        fixed_item[who] = True
+    item9 = _risk_item(cohort, rng["risk_item"])
+    # Items 1-8 hold at most 24 points, so the total lies between item 9 and item 9 + 24: the
+    # total gives way to the item (which never rises without injected self-harm).
     ceiling = _PHQ_HIGH - _ITEM_HIGH
-    phq[fixed_item] = np.minimum(phq[fixed_item], item9[fixed_item] + ceiling)
-    item9 = np.maximum(item9, phq - ceiling)
-    phq = np.maximum(phq, item9)
+    np.clip(phq, item9, item9 + ceiling, out=phq)
     _apply_jumps(cohort, phq)
+    exists = sessions <= cohort.last[:, None]
 
-    # Items 1-8 share out the rest of the total; symptom emergence raises some of them (and the
-    # total with them).
+    # Items 1-8 follow the patient's profile and the expected course, and share out exactly the
+    # rest of the observed total; symptom emergence raises some of them (and the total with them).
     ranks = _item_ranks(rng["items"], n)
-    items = _split_items(ranks, np.clip(phq - item9, 0, ceiling))
+    smooth = np.rint(np.clip(cohort.mu_phq, 0.0, _PHQ_HIGH)).astype(np.float32)
+    smooth -= item9
+    np.clip(smooth, 0, ceiling, out=smooth)
+    items = _items_with_noise(ranks, smooth, phq - item9, exists)
+    del smooth
     emerged = _inject_symptom_emergence(
         cohort, rng["symptom_emergence"], rates["symptom_emergence_rate"], items, gad
     )
@@ -1284,9 +1367,6 @@ def simulate(
     _inject_secondary_worsening(
         cohort, rng["secondary_worsening"], rates["secondary_worsening_rate"], bhs
     )
-
-    exists = sessions <= cohort.last[:, None]
-    _record_forced_risk(cohort, item9, observed=exists & (cohort.attendance == 0))
 
     # Dates: intake spread over a year, then weekly with jitter (and the disengagement gaps, the
     # closer sessions of some dependency courses; at least 2 days apart).

@@ -49,6 +49,14 @@ Confirmed
              prompts assessment: EPDS scoring instructions (Cox, Holden & Sagovsky 1987).
     HAM-D    cut-offs 17 (mild vs moderate) and 24 (moderate vs severe): Zimmerman et al. 2013.
     WSAS     alpha 0.70-0.94, test-retest 0.73, bands <10 / 10-20 / >20: Mundt et al. 2002.
+    BHS      20 true/false items scored 0/1 (total 0-20, higher is more hopeless) and internal
+             consistency .93 (KR-20, the coefficient alpha of dichotomous items) in 294
+             hospitalised patients who had recently attempted suicide: Beck, Weissman, Lester &
+             Trexler 1974, as reported by the McMaster APN toolkit entry citing the original
+             article and by Mental Measurements Yearbook review summaries (which give the manual's
+             KR-20 range as .82-.93 across its sample groups). The manual's test-retest values
+             (.69 over one week, n = 21; .66 over six weeks, n = 99) were seen in the same
+             summaries and are noted, not used.
 
 Recalled (entered: very well known, precise citation)
     GAD-7 alpha .92 and bands 5/10/15 (Spitzer et al. 2006); EPDS standardised alpha .87 and
@@ -67,7 +75,8 @@ Not confirmed, left None
     Zimmerman et al. 2013 (only the 17 and 24 cut-offs were confirmed); PCL-5 reliable change (the
     National Center for PTSD gives 5 points as a minimum for "response" and 10 points for
     "clinically meaningful" change, extrapolated from the DSM-IV PCL; neither is a reliable-change
-    index, so no FixedRule); K10, BDI-II, HAM-D, WSAS reliable change.
+    index, so no FixedRule); K10, BDI-II, HAM-D, WSAS reliable change; BHS SD, severity bands and
+    cut-offs (the 1988 manual's bands were not re-read) and any BHS reliable-change rule.
 """
 
 from __future__ import annotations
@@ -201,6 +210,16 @@ ZIMMERMAN_2013 = (
     "Zimmerman M, Martinez JH, Young D, Chelminski I, Dalrymple K (2013). Severity "
     "classification on the Hamilton Depression Rating Scale. J Affect Disord 150(2):384-388. "
     "doi:10.1016/j.jad.2013.04.028"
+)
+BECK_1974 = (
+    "Beck AT, Weissman A, Lester D, Trexler L (1974). The measurement of pessimism: the "
+    "Hopelessness Scale. J Consult Clin Psychol 42(6):861-865 "
+    "(KR-20 .93, 294 hospitalised patients after a recent suicide attempt)."
+)
+BECK_STEER_1988 = (
+    "Beck AT, Steer RA (1988). Manual for the Beck Hopelessness Scale. San Antonio, TX: "
+    "Psychological Corporation (KR-20 .82-.93 across sample groups; test-retest .69 over one "
+    "week, n = 21, and .66 over six weeks, n = 99)."
 )
 MUNDT_2002 = (
     "Mundt JC, Marks IM, Shear MK, Greist JH (2002). The Work and Social Adjustment Scale: a "
@@ -672,6 +691,36 @@ SRS = Instrument(
     ),
 )
 
+# --------------------------------------------------------------------------------------------------
+# Secondary measures (hopelessness)
+# --------------------------------------------------------------------------------------------------
+
+BHS = Instrument(
+    name="bhs",
+    label="BHS",
+    construct="hopelessness (negative expectations about the future)",
+    low=0,
+    high=20,
+    better="lower",
+    n_items=20,
+    reliability=0.93,
+    reliability_kind=(
+        "KR-20 internal consistency, 294 hospitalised patients after a recent suicide attempt "
+        "(the manual reports .82-.93 across sample groups)"
+    ),
+    reliability_source=f"{BECK_1974}; {BECK_STEER_1988}",
+    notes=(
+        "Beck Hopelessness Scale: 20 true/false statements, each scored 1 when answered in the "
+        "hopeless direction, so the total is 0-20 and higher is worse. A secondary measure for "
+        "SecondaryWorsening (secondary={'bhs': 'bhs'}); with no registered SD the critical "
+        "difference uses the SD of the intake scores in the data. Test-retest reliability is "
+        "lower (.69 over one week, .66 over six weeks: hopelessness is a state, not a trait), "
+        "so the internal consistency gives the narrower critical difference. No SD, cut-off or "
+        "severity bands are registered (not confirmed)."
+    ),
+    aliases=("beck hopelessness scale",),
+)
+
 BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
     PHQ9,
     GAD7,
@@ -687,4 +736,5 @@ BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = (
     EPDS,
     HAMD17,
     WSAS,
+    BHS,
 )
