@@ -8,10 +8,14 @@ Run ``python benchmarks/bench_detectors.py`` (well under a minute). It
    them, on the full call with every optional input;
 3. prints ``ia.evaluate`` of the full screen against the truth (alarms, then alarms and
    warnings);
-4. times the score-only detectors (those that need nothing but the score) on a long table of
-   ``--score-patients`` patients x 12 sessions, with the peak traced memory (``tracemalloc``, a
-   separate run) against the input's size. ``--full`` runs 1,000,000 patients x 12 sessions
-   (12 million rows; a few minutes and several GB).
+4. times the score-based detectors (reliable_deterioration, sudden_loss, dependency,
+   worsening_trajectory: they need only the score and the instrument) on a long table of
+   ``--score-patients`` patients x 12 sessions (best of ``--repeat`` runs, total and per
+   detector), then measures in a separate run the peak memory that ``ia.screen`` allocates
+   (``tracemalloc``) against the memory of the input DataFrame, and the growth of the process's
+   peak resident memory for context. It states whether the goals of issue 5 hold: under 60 s
+   and a peak under 4x the input. ``--full`` adds 1,000,000 patients x 12 sessions (12 million
+   rows; about a minute in all, 1-2 GB).
 
 Detectors are written by several people at once, so the script takes what the registry has:
 a detector that is absent is not timed, one whose inputs are missing is reported as skipped, and
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import resource
 import time
 import tracemalloc
 from typing import Any
@@ -38,6 +43,12 @@ except ImportError:
     from iatrogenic.evaluation import evaluate
 
 SEED = 20261127
+#: The detectors of issue 5's goal: those that need only the score (and the instrument).
+SCORE_BASED = ("reliable_deterioration", "sudden_loss", "dependency", "worsening_trajectory")
+#: Issue 5: 1M patients x 12 sessions screened in under this many seconds...
+GOAL_SECONDS = 60.0
+#: ... with a peak of allocated memory under this multiple of the input DataFrame's memory.
+GOAL_MEMORY_RATIO = 4.0
 
 
 def screen_options(medications: pd.DataFrame) -> dict[str, Any]:
@@ -51,8 +62,8 @@ def screen_options(medications: pd.DataFrame) -> dict[str, Any]:
         "alliance": "srs",
         "age": "age",
         "ending": "end_reason",
-        "items": list(ITEM_COLUMNS),
-        "secondary": {"bhs": None, "gad7": "gad7"},
+        "items": list(ITEM_COLUMNS[:8]),  # item 9 is the risk item's
+        "secondary": {"bhs": "bhs", "gad7": "gad7"},
         "medications": medications,
     }
     accepted = inspect.signature(ia.screen).parameters
@@ -98,9 +109,19 @@ def detectors_on_cohort(n_patients: int) -> None:
         print(f"all detectors together failed: {type(error).__name__}: {error}")
         return
     print(f"{'all together':<26} {'':<20} {seconds:>8.2f} {len(events):>8,}\n")
+    # Secondary worsening is scored on the BHS only: GAD-7 worsening in the simulated cohort is an
+    # incidental consequence of other harms, not the injected hopelessness.
+    hopelessness = ia.screen(
+        data, detectors=["secondary_worsening"], **{**options, "secondary": {"bhs": "bhs"}}
+    )
+    ran = events.attrs.get("detectors", [])
+    events = pd.concat(
+        [events[events["detector"] != "secondary_worsening"], hopelessness], ignore_index=True
+    )
+    events.attrs["detectors"] = ran
 
     columns = [
-        "detector", "harm", "n_true", "n_flagged", "tp", "fp", "sensitivity", "specificity",
+        "detector", "target", "n_true", "n_flagged", "tp", "fp", "sensitivity", "specificity",
         "ppv", "median_delay", "median_lead_to_end",
     ]
     with pd.option_context("display.width", 200, "display.max_columns", 20,
@@ -130,30 +151,55 @@ def score_only_data(n_patients: int, n_sessions: int = 12) -> pd.DataFrame:
     )
 
 
-def score_only_screen(sizes: list[int]) -> None:
-    catalogue = ia.list_detectors()
-    names = catalogue.loc[catalogue["needs"] == "score", "name"].tolist()
-    print(f"score-only detectors: {', '.join(names)}")
-    print(f"{'patients':>10} {'rows':>11} {'input MB':>9} {'events':>10} {'seconds':>8} "
-          f"{'peak MB':>8} {'peak/input':>10}")
+def _max_rss_mb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def score_only_screen(sizes: list[int], repeat: int) -> None:
+    registered = set(ia.list_detectors()["name"])
+    names = [name for name in SCORE_BASED if name in registered]
+    print(f"score-based detectors: {', '.join(names)} (best of {repeat} runs)")
     for n in sizes:
         data = score_only_data(n)
         size = data.memory_usage(deep=True).sum() / 2**20
+        print(f"\n{n:,} patients x 12 sessions: {len(data):,} rows, input {size:.0f} MB")
         try:
-            events, seconds = timed(
-                ia.screen, data, detectors=names, score="phq9", instrument="phq9"
-            )
+            best: dict[str, float] = {}
+            total = float("inf")
+            for _ in range(repeat):
+                events, seconds = timed(
+                    ia.screen, data, detectors=names, score="phq9", instrument="phq9"
+                )
+                total = min(total, seconds)
+                for name, sec in events.attrs["seconds"].items():
+                    best[name] = min(best.get(name, float("inf")), sec)
+            # A separate run for memory: tracing slows allocation-heavy code down.
+            rss_before = _max_rss_mb()
             tracemalloc.start()
             ia.screen(data, detectors=names, score="phq9", instrument="phq9")
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
+            rss_growth = _max_rss_mb() - rss_before
         except Exception as error:
             tracemalloc.stop()
-            print(f"{n:>10,} failed: {type(error).__name__}: {str(error)[:100]}")
+            print(f"  failed: {type(error).__name__}: {str(error)[:100]}")
             continue
+        counts = events["detector"].value_counts()
+        print(f"  {'detector':<24} {'seconds':>8} {'events':>9}")
+        for name in names:
+            print(f"  {name:<24} {best.get(name, float('nan')):>8.2f} {counts.get(name, 0):>9,}")
+        print(f"  {'screen (total)':<24} {total:>8.2f} {len(events):>9,}")
         peak_mb = peak / 2**20
-        print(f"{n:>10,} {len(data):>11,} {size:>9.0f} {len(events):>10,} {seconds:>8.2f} "
-              f"{peak_mb:>8.0f} {peak_mb / size:>9.1f}x")
+        ratio = peak_mb / size
+        print(f"  peak traced memory {peak_mb:.0f} MB = {ratio:.2f}x the input; peak RSS grew "
+              f"{rss_growth:.0f} MB (high-water mark of the process, includes freed memory)")
+        if n == 1_000_000:
+            fast = total < GOAL_SECONDS
+            lean = ratio < GOAL_MEMORY_RATIO
+            print(f"  goal (issue 5): time {total:.1f} s < {GOAL_SECONDS:.0f} s: "
+                  f"{'PASS' if fast else 'FAIL'}; memory {ratio:.2f}x < {GOAL_MEMORY_RATIO:g}x: "
+                  f"{'PASS' if lean else 'FAIL'}")
 
 
 def main() -> None:
@@ -164,12 +210,14 @@ def main() -> None:
                         help="sizes of the score-only screen (default 100,000)")
     parser.add_argument("--full", action="store_true",
                         help="add 1,000,000 patients x 12 sessions to the score-only screen")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="timed runs of the score-only screen; the best is shown (default 2)")
     args = parser.parse_args()
     detectors_on_cohort(args.patients)
     sizes = list(args.score_patients)
     if args.full and 1_000_000 not in sizes:
         sizes.append(1_000_000)
-    score_only_screen(sizes)
+    score_only_screen(sizes, max(1, args.repeat))
 
 
 if __name__ == "__main__":

@@ -334,6 +334,31 @@ def _numeric_scores(frame: pd.DataFrame, column: str, keyword: str, caller: str)
     return scores
 
 
+def _patient_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index | np.ndarray]:
+    """Codes of the patient ids (int64) and the ids in code order, sorted when sortable.
+
+    Numeric ids that are already in ascending order (data exported sorted by patient) are coded
+    by counting the changes: the same result as ``pd.factorize(sort=True)`` without its hash
+    table and sort, which take several times the column's memory on millions of rows.
+    """
+    values = ids.to_numpy() if isinstance(ids.dtype, np.dtype) else None
+    if (
+        values is not None
+        and values.dtype.kind in "iuf"
+        and len(values)
+        and bool(np.all(values[1:] >= values[:-1]))
+    ):
+        change = values[1:] != values[:-1]
+        codes = np.zeros(len(values), dtype=np.int64)
+        np.cumsum(change, out=codes[1:])
+        return codes, values[np.r_[True, change]]
+    try:
+        codes, patients = pd.factorize(ids, sort=True)
+    except TypeError:  # ids of mixed types cannot be sorted: keep first appearance
+        codes, patients = pd.factorize(ids, sort=False)
+    return codes.astype(np.int64, copy=False), patients
+
+
 def _sort_rows(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Permutation that sorts rows by patient code, then occasion.
 
@@ -426,11 +451,7 @@ def prepare_long(
                 f"fill these rows, e.g. data.dropna(subset=[{column!r}])."
             )
 
-    try:
-        codes, patients = pd.factorize(frame[patient], sort=True)
-    except TypeError:  # ids of mixed types cannot be sorted: keep first appearance
-        codes, patients = pd.factorize(frame[patient], sort=False)
-    codes = codes.astype(np.int64)
+    codes, patients = _patient_codes(frame[patient])
     order = _time_order(frame[time])
 
     if np.any(codes[1:] < codes[:-1]) or np.any(
@@ -483,9 +504,21 @@ def prepare_long(
         else:
             columns[column] = frame[column].to_numpy()
 
+    sources = {"patient": patient, "time": time, "score": score}
     if permutation is not None:
         columns = {name: values[permutation] for name, values in columns.items()}
-    out = pd.DataFrame(columns)
+    else:
+        # Rows already in order: share the caller's unchanged columns instead of copying them
+        # (copy-on-write: neither side can then modify the other's data).
+        for name, values in columns.items():
+            original = frame[sources.get(name) or name]
+            if (
+                isinstance(original.dtype, np.dtype)
+                and original.dtype == values.dtype
+                and np.may_share_memory(original.to_numpy(), values)
+            ):
+                columns[name] = original.reset_index(drop=True)
+    out = pd.DataFrame(columns, copy=False)
     # Keep categorical and datetime dtypes of the caller's occasion column.
     time_dtype = frame[time].dtype
     if isinstance(time_dtype, pd.CategoricalDtype) or pd.api.types.is_datetime64_any_dtype(

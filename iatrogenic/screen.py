@@ -45,14 +45,22 @@ def _resolve_detectors(detectors: str | Detector | Iterable[str | Detector]) -> 
 
 def _sort_events(events: pd.DataFrame, long: LongData) -> pd.DataFrame:
     """Order events by patient (input order of patients), then session, then detector."""
+    code = long.patients.get_indexer(pd.Index(events["patient"]))
+    # The occasion order of each event's session, looked up among the rows of the patients with
+    # events only: these are few, and the lookup turns sessions into Python objects.
+    with_events = np.zeros(long.n_patients, dtype=bool)
+    with_events[code[code >= 0]] = True
+    rows = np.flatnonzero(with_events[long.codes])
     keys = pd.DataFrame(
         {
-            "_code": long.codes,
-            "session": long.frame["time"].to_numpy(dtype=object),
-            "_order": long.order,
+            "_code": long.codes[rows],
+            # explicitly object, as the events' session: pandas would turn datetimes into a
+            # datetime64 column that cannot be merged with it
+            "session": pd.Series(long.frame["time"].take(rows).to_numpy(dtype=object),
+                                 dtype=object),
+            "_order": long.order[rows],
         }
     )
-    code = long.patients.get_indexer(pd.Index(events["patient"]))
     ordered = events.assign(_code=code).merge(keys, on=["_code", "session"], how="left")
     return (
         ordered.sort_values(["_code", "_order", "detector"], kind="stable", na_position="last")

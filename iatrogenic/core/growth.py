@@ -229,7 +229,7 @@ class _Eval:
 
 
 def _evaluate(
-    theta: np.ndarray, st: _Stats, reml: bool, *, gradient: bool = False
+    theta: np.ndarray, st: _Stats | _GroupedStats, reml: bool, *, gradient: bool = False
 ) -> _Eval | None:
     """The profiled criterion at ``theta`` (None where it is undefined).
 
@@ -238,6 +238,8 @@ def _evaluate(
     ``H_i = Z_i'V_i^-1 Z_i``, ``E_i = Z_i'V_i^-1 X_i``, ``e_i = Z_i'V_i^-1 (y_i - X_i beta)``,
     ``k = (n - p) / r^2`` (REML; ``n / r^2`` and no ``A^-1`` term for ML).
     """
+    if isinstance(st, _GroupedStats):
+        return _evaluate_grouped(theta, st, reml, gradient=gradient)
     q, p = st.q, st.p
     B0 = st.B[0]
     g00 = B0[0]
@@ -281,23 +283,11 @@ def _evaluate(
             return None
         G = G - (vc * (tau2 / denom)[:, None]).T @ vc
         logdet_v += float(np.sum(np.log(denom)))
-    G = 0.5 * (G + G.T)
-    A, c, d = G[:p, :p], G[:p, p], G[p, p]
-    try:
-        chol = np.linalg.cholesky(A)
-    except np.linalg.LinAlgError:
-        return None
-    beta = np.linalg.solve(chol.T, np.linalg.solve(chol, c))
-    r2 = float(d - c @ beta)
-    if not (r2 > 0 and np.isfinite(r2) and np.isfinite(logdet_v)):
-        return None
-    logdet_a = 2.0 * float(np.sum(np.log(np.diag(chol))))
     n = st.n_obs
-    if reml:
-        dof = n - p
-        crit = logdet_v + logdet_a + dof * (1.0 + _LOG_2PI + math.log(r2 / dof))
-    else:
-        crit = logdet_v + n * (1.0 + _LOG_2PI + math.log(r2 / n))
+    profiled = _profile(G, logdet_v, n, p, reml)
+    if profiled is None:
+        return None
+    crit, r2, beta, A = profiled
     ev = _Eval(crit, r2, beta, A, W, vc)
     if gradient and st.cluster_starts is None:
         u = np.append(-beta, 1.0)
@@ -330,6 +320,155 @@ def _evaluate(
 
 
 @dataclass
+class _GroupedStats:
+    """Sufficient statistics of the linear random-slope model (q = 2, no cluster) by group.
+
+    Patients with the same observed times have the same ``Z_i'Z_i`` and hence the same weights
+    ``W_i(theta)``; every patient sum of :func:`_evaluate` is then a sum over groups of the
+    weights times the members' first and second moments of ``(sum y, sum t y)``. An evaluation
+    costs O(groups) instead of O(patients): with sessions numbered 1..12 there are at most 2^12
+    groups whatever the number of patients. Mathematically the same criterion and gradient as
+    ``_Stats`` of the same rows (only the order of floating-point sums differs).
+    """
+
+    n_obs: int
+    n: np.ndarray  # members per group
+    b0: np.ndarray  # (3, G): member Z'X row 0 = (n_i, sum t) and the members' mean sum y
+    b1: np.ndarray  # (3, G): (sum t, sum t^2) and the members' mean sum t y
+    scatter: np.ndarray  # (3, G): centred sums of squares/products of (sum y, sum t y)
+    XyXy: np.ndarray  # (3, 3) summed over all rows
+    p: int = 2
+    q: int = 2
+
+
+def _grouped_stats(
+    group: np.ndarray,
+    n_groups: int,
+    per_patient: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    yy: float,
+) -> _GroupedStats:
+    """Pool per-patient statistics ``(n_i, sum t, sum t^2, sum y, sum t y)`` into groups.
+
+    ``group`` (dense ids ``0..n_groups-1``) must only join patients with identical first three
+    statistics; ``yy`` is the sum of ``y^2`` over all rows.
+    """
+    g00, g01, g11, y0, y1 = per_patient
+    n = np.bincount(group, minlength=n_groups).astype(np.float64)
+    member = np.empty(n_groups, dtype=np.int64)
+    member[group] = np.arange(len(group))  # any member: they share n_i, sum t, sum t^2
+    m0 = np.bincount(group, weights=y0, minlength=n_groups) / n
+    m1 = np.bincount(group, weights=y1, minlength=n_groups) / n
+    # centred, so that a group of many similar patients loses no precision
+    d0 = y0 - m0[group]
+    d1 = y1 - m1[group]
+    scatter = np.vstack(
+        [
+            np.bincount(group, weights=d0 * d0, minlength=n_groups),
+            np.bincount(group, weights=d0 * d1, minlength=n_groups),
+            np.bincount(group, weights=d1 * d1, minlength=n_groups),
+        ]
+    )
+    s00, s01, s11 = g00[member], g01[member], g11[member]
+    XyXy = np.empty((3, 3))
+    XyXy[0] = [n @ s00, n @ s01, float(np.sum(y0))]
+    XyXy[1] = [XyXy[0, 1], n @ s11, float(np.sum(y1))]
+    XyXy[2] = [XyXy[0, 2], XyXy[1, 2], yy]
+    return _GroupedStats(
+        n_obs=round(float(XyXy[0, 0])),
+        n=n,
+        b0=np.vstack([s00, s01, m0]),
+        b1=np.vstack([s01, s11, m1]),
+        scatter=scatter,
+        XyXy=XyXy,
+    )
+
+
+def _evaluate_grouped(
+    theta: np.ndarray, st: _GroupedStats, reml: bool, *, gradient: bool = False
+) -> _Eval | None:
+    """:func:`_evaluate` on grouped statistics (``W`` is returned per group)."""
+    p, n = st.p, st.n
+    b0, b1 = st.b0, st.b1
+    g00, g01, g11 = b0[0], b0[1], b1[1]
+    l0, l1, l2 = float(theta[0]), float(theta[1]), float(theta[2])
+    s00 = (l0 * l0) * g00 + (2.0 * l0 * l1) * g01 + (l1 * l1) * g11
+    s01 = l2 * (l0 * g01 + l1 * g11)
+    s11 = (l2 * l2) * g11
+    m00, m11 = 1.0 + s00, 1.0 + s11
+    det = m00 * m11 - s01 * s01
+    inv_det = 1.0 / det
+    i00, i01, i11 = m11 * inv_det, -s01 * inv_det, m00 * inv_det
+    w00 = (l0 * l0) * i00
+    w01 = l0 * (l1 * i00 + l2 * i01)
+    w11 = (l1 * l1) * i00 + (2.0 * l1 * l2) * i01 + (l2 * l2) * i11
+    C = w00 * b0 + w01 * b1
+    D = w01 * b0 + w11 * b1
+    T = (n * b0) @ C.T + (n * b1) @ D.T
+    c00, c01, c11 = st.scatter
+    # members differ from the group means only in sum y and sum t y (row 2 of B0 and B1)
+    T[2, 2] += float(np.sum(w00 * c00 + 2.0 * w01 * c01 + w11 * c11))
+    logdet_v = float(n @ np.log(det))
+    profiled = _profile(st.XyXy - T, logdet_v, st.n_obs, p, reml)
+    if profiled is None:
+        return None
+    crit, r2, beta, A = profiled
+    ev = _Eval(crit, r2, beta, A, (w00, w01, w11))
+    if gradient:
+        n_obs = st.n_obs
+        u = np.append(-beta, 1.0)
+        k = (n_obs - p if reml else n_obs) / r2
+        k00 = 1.0 - (g00 * w00 + g01 * w01)
+        k01 = -(g00 * w01 + g01 * w11)
+        k10 = -(g01 * w00 + g11 * w01)
+        k11 = 1.0 - (g01 * w01 + g11 * w11)
+        h00 = float(n @ (k00 * g00 + k01 * g01))
+        h01 = float(n @ (k00 * g01 + k01 * g11))
+        h11 = float(n @ (k10 * g01 + k11 * g11))
+        H = np.array([[h00, h01], [h01, h11]])
+        # e_i = K (u'B0_i, u'B1_i)': the group mean part plus the members' centred scatter
+        v0, v1 = u @ b0, u @ b1
+        e0, e1 = k00 * v0 + k01 * v1, k10 * v0 + k11 * v1
+        ee00 = float(n @ (e0 * e0) + np.sum(k00 * k00 * c00 + 2.0 * k00 * k01 * c01
+                                            + k01 * k01 * c11))
+        ee01 = float(n @ (e0 * e1) + np.sum(k00 * k10 * c00 + (k00 * k11 + k01 * k10) * c01
+                                            + k01 * k11 * c11))
+        ee11 = float(n @ (e1 * e1) + np.sum(k10 * k10 * c00 + 2.0 * k10 * k11 * c01
+                                            + k11 * k11 * c11))
+        Q = H - k * np.array([[ee00, ee01], [ee01, ee11]])
+        if reml:
+            a_inv = np.linalg.inv(A)
+            F = np.vstack([k00 * b0[:p] + k01 * b1[:p], k10 * b0[:p] + k11 * b1[:p]])
+            P = ((F * n) @ F.T).reshape(2, p, 2, p)
+            Q = Q - np.einsum("lm,jlkm->jk", a_inv, P)
+        QL = 2.0 * (Q @ _lambda(theta, 2))
+        ev.grad = np.array([QL[0, 0], QL[1, 0], QL[1, 1]])
+    return ev
+
+
+def _profile(
+    G: np.ndarray, logdet_v: float, n: int, p: int, reml: bool
+) -> tuple[float, float, np.ndarray, np.ndarray] | None:
+    """Criterion, ``r^2``, ``beta`` and ``A`` from ``G = [X y]'V^-1[X y]`` (None if undefined)."""
+    G = 0.5 * (G + G.T)
+    A, c, d = G[:p, :p], G[:p, p], G[p, p]
+    try:
+        chol = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return None
+    beta = np.linalg.solve(chol.T, np.linalg.solve(chol, c))
+    r2 = float(d - c @ beta)
+    if not (r2 > 0 and np.isfinite(r2) and np.isfinite(logdet_v)):
+        return None
+    logdet_a = 2.0 * float(np.sum(np.log(np.diag(chol))))
+    if reml:
+        dof = n - p
+        crit = logdet_v + logdet_a + dof * (1.0 + _LOG_2PI + math.log(r2 / dof))
+    else:
+        crit = logdet_v + n * (1.0 + _LOG_2PI + math.log(r2 / n))
+    return crit, r2, beta, A
+
+
+@dataclass
 class _Fit:
     theta: np.ndarray
     ev: _Eval
@@ -354,13 +493,13 @@ def _diagonal_positions(q: int, has_cluster: bool) -> np.ndarray:
     return np.array(positions)
 
 
-def _criterion(theta: np.ndarray, st: _Stats, reml: bool) -> float:
+def _criterion(theta: np.ndarray, st: _Stats | _GroupedStats, reml: bool) -> float:
     ev = _evaluate(theta, st, reml)
     return math.inf if ev is None else ev.crit
 
 
 def _optimise(
-    st: _Stats,
+    st: _Stats | _GroupedStats,
     reml: bool,
     *,
     start: np.ndarray | None,
@@ -1154,25 +1293,72 @@ def _fit_slopes(
     starts = np.flatnonzero(present_mask)
     Xy = np.column_stack([np.ones_like(t), t, y])
     st = _sufficient_stats(Xy, 2, starts)
+    (g00, g01, y0), (_, g11, y1) = st.B[0], st.B[1]
+    # patients with the same (n_i, sum t, sum t^2) share their weights: pool them
+    _, group = np.unique(np.column_stack([g00, g01, g11]), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    per_patient = (g00, g01, g11, y0, y1)
+    grouped = _grouped_stats(group, int(group.max()) + 1, per_patient, float(st.XyXy[2, 2]))
+    fit = _fit_slopes_grouped(grouped, start=start, maxiter=maxiter)
+    if fit is None:
+        return None
+    slope, variance = _patient_slopes(fit, group, per_patient)
+    return {
+        "patients": codes[starts],
+        "n": np.diff(np.r_[starts, len(codes)]),
+        "slope": slope,
+        "variance": variance,
+        "fixed": fit["fixed"],
+        "theta": fit["theta"],
+        "converged": fit["converged"],
+    }
+
+
+def _fit_slopes_grouped(
+    st: _GroupedStats, *, start: np.ndarray | None = None, maxiter: int = 1000
+) -> dict[str, Any] | None:
+    """REML fit of the linear random-slope model on grouped statistics (None if impossible).
+
+    Returns what :func:`_patient_slopes` needs: ``beta``, the per-group weights ``w01, w11``,
+    ``sigma2`` and ``var_fixed`` (``[X'V^-1X]^-1`` of the slope, in units of ``sigma^2``), plus
+    ``fixed`` (the slope's fixed effect), ``theta`` and ``converged``.
+    """
+    if st.n_obs < 4:
+        return None
     try:
         fit = _optimise(st, True, start=start, maxiter=maxiter, has_cluster=False)
     except InvalidValueError:
         return None
     ev = fit.ev
-    p = 2
-    sigma2 = ev.r2 / (st.n_obs - p)
-    a_inv = np.linalg.inv(ev.A)
-    beta = ev.beta
     _, w01, w11 = ev.W
-    s0 = st.B[0][p] - beta @ st.B[0][:p]
-    s1 = st.B[1][p] - beta @ st.B[1][:p]
-    b1 = w01 * s0 + w11 * s1
     return {
-        "patients": codes[starts],
-        "n": np.diff(np.r_[starts, len(codes)]),
-        "slope": beta[1] + b1,
-        "variance": sigma2 * (a_inv[1, 1] + w11),
-        "fixed": float(beta[1]),
+        "beta": ev.beta,
+        "w01": w01,
+        "w11": w11,
+        "sigma2": ev.r2 / (st.n_obs - st.p),
+        "var_fixed": float(np.linalg.inv(ev.A)[1, 1]),
+        "fixed": float(ev.beta[1]),
         "theta": fit.theta,
         "converged": fit.converged,
     }
+
+
+def _patient_slopes(
+    fit: dict[str, Any],
+    group: np.ndarray,
+    per_patient: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Total slope ``beta_time + b_i`` and its variance for the patients given.
+
+    ``group`` and ``per_patient`` (``n_i, sum t, sum t^2, sum y, sum t y``) as for
+    :func:`_grouped_stats`, restricted to the patients wanted.
+    """
+    g00, g01, g11, y0, y1 = per_patient
+    beta = fit["beta"]
+    w01, w11 = fit["w01"][group], fit["w11"][group]
+    # residual projections Z_i'(y_i - X_i beta)
+    s0 = y0 - (beta[0] * g00 + beta[1] * g01)
+    s1 = y1 - (beta[0] * g01 + beta[1] * g11)
+    slope = beta[1] + (w01 * s0 + w11 * s1)
+    variance = fit["sigma2"] * (fit["var_fixed"] + w11)
+    return slope, variance

@@ -242,16 +242,28 @@ class Grid:
     lengths: np.ndarray
 
 
-def make_grid(long: LongData) -> Grid:
-    """Build the :class:`Grid` of validated long data (rows sorted by patient and occasion)."""
-    codes = long.codes
-    lengths = long.sizes
-    width = max(int(lengths.max()) if len(lengths) else 1, 1)
-    rank = np.arange(len(codes), dtype=np.int64) - long.starts[codes]
-    scores = np.full((long.n_patients, width), np.nan)
-    rows = np.full((long.n_patients, width), -1, dtype=np.int64)
-    scores[codes, rank] = long.frame["score"].to_numpy(dtype=np.float64)
-    rows[codes, rank] = np.arange(len(codes), dtype=np.int64)
+def make_grid(
+    long: LongData, patients: tuple[int, int] | None = None, width: int | None = None
+) -> Grid:
+    """Build the :class:`Grid` of validated long data (rows sorted by patient and occasion).
+
+    ``patients=(lo, hi)`` builds it for patients ``lo .. hi - 1`` only (grid row ``p`` is patient
+    ``lo + p``), so that a caller can work through many patients in blocks of bounded memory;
+    ``width`` (at least the longest patient's number of rows) fixes the number of columns.
+    """
+    lo, hi = (0, long.n_patients) if patients is None else patients
+    first, last = int(long.starts[lo]), int(long.starts[hi])
+    lengths = np.diff(long.starts[lo : hi + 1])
+    if width is None:
+        width = max(int(lengths.max()) if len(lengths) else 1, 1)
+    row = np.arange(first, last, dtype=np.int64)
+    codes = long.codes[first:last]
+    rank = row - long.starts[codes]
+    local = codes - lo
+    scores = np.full((hi - lo, width), np.nan)
+    rows = np.full((hi - lo, width), -1, dtype=np.int64)
+    scores[local, rank] = long.frame["score"].to_numpy(dtype=np.float64)[first:last]
+    rows[local, rank] = row
     return Grid(long=long, scores=scores, rows=rows, lengths=lengths)
 
 

@@ -80,7 +80,8 @@ def within_patient_cumsum(values: np.ndarray, data: ScreenInput) -> np.ndarray:
     total = np.cumsum(values)
     starts = data.long.starts[:-1]
     before = total[starts] - values[starts] if len(starts) else total[:0]
-    return total - before[data.long.codes]
+    total -= before[data.long.codes]  # in place: one row-length array fewer
+    return total
 
 
 def position_in_group(codes: np.ndarray) -> np.ndarray:

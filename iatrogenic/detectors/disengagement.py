@@ -161,26 +161,29 @@ def score_course(data: ScreenInput, reliable: ReliableDeterioration) -> ScoreCou
     """Intake, latest score and reliable change at every row (the rule of ``reliable``)."""
     long = data.long
     scores = long.frame["score"].to_numpy(dtype=np.float64)
-    n = len(scores)
-    index = np.arange(n)
-    observed = ~np.isnan(scores)
-    first_row = long.starts[:-1][long.codes]
-    last_seen = np.maximum.accumulate(np.where(observed, index, -1)) if n else index
-    latest = np.where(last_seen >= first_row, last_seen, -1)
-
-    rows = np.flatnonzero(observed)
-    firsts = rows[group_starts(long.codes[rows])]
+    codes, starts = long.codes, long.starts
+    # Written to keep few row-length temporaries alive at once (millions of rows).
+    latest = np.where(np.isnan(scores), -1, np.arange(len(scores)))
+    np.maximum.accumulate(latest, out=latest)  # last observed row so far (any patient)
+    # ``latest`` never decreases, so a patient's first observed row is the first value of it
+    # that falls inside the patient's rows.
+    position = np.searchsorted(latest, starts[:-1])
+    has_intake = position < starts[1:]
     intake_of_patient = np.full(long.n_patients, -1, dtype=np.int64)
-    intake_of_patient[long.codes[firsts]] = firsts
-    intake = np.where(latest >= 0, intake_of_patient[long.codes], -1)
+    intake_of_patient[has_intake] = latest[position[has_intake]]
+    latest[latest < starts[:-1][codes]] = -1  # nothing observed yet for this patient
+    known = latest >= 0
+    intake = intake_of_patient[codes]
+    intake[~known] = -1
 
     sign = 1.0 if data.better == "lower" else -1.0
-    known = latest >= 0
-    worsening = np.full(n, np.nan)
-    worsening[known] = sign * (scores[latest[known]] - scores[intake[known]])
+    worsening = scores[latest]
+    worsening -= scores[intake]
+    worsening *= sign
+    worsening[~known] = np.nan
 
     intake_scores = np.full(long.n_patients, np.nan)
-    intake_scores[long.codes[firsts]] = scores[firsts]
+    intake_scores[has_intake] = scores[intake_of_patient[has_intake]]
     try:
         threshold: float | None = reliable._threshold(data, intake_scores)
     except ParameterError:  # no reliability, no fixed rule: the caller says what is missing

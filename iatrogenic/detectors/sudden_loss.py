@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._validation import check_number
+from .._validation import LongData, check_number
 from ..core.sudden_changes import (
     Grid,
     Settings,
     _check_bool,
-    _first_scores,
     compute_intervals,
     make_grid,
     resolve_cutoff,
@@ -20,6 +19,20 @@ from .base import Detector, ScreenInput, empty_events, make_events
 from .registry import register_detector
 
 __all__ = ["SuddenLoss"]
+
+#: Patients x occasions cells screened at once (about 2 MB per interval array).
+_BLOCK_CELLS = 2**18
+
+
+def _intake(long: LongData) -> np.ndarray:
+    """Each patient's first observed score (NaN when none), as ``_first_scores`` of the grid."""
+    scores = long.frame["score"].to_numpy(dtype=np.float64)
+    rows = np.flatnonzero(~np.isnan(scores))
+    codes = long.codes[rows]
+    first = np.r_[True, codes[1:] != codes[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    out = np.full(long.n_patients, np.nan)
+    out[codes[first]] = scores[rows[first]]
+    return out
 
 
 @register_detector
@@ -155,12 +168,13 @@ class SuddenLoss(Detector):
         return missing
 
     def detect(self, data: ScreenInput) -> pd.DataFrame:
-        grid = make_grid(data.long)
-        if grid.scores.shape[1] < 2:
+        long = data.long
+        width = max(int(long.sizes.max()) if long.n_patients else 1, 1)
+        if width < 2:
             return empty_events()
         cutoff, source = resolve_cutoff(
             cutoff=self.cutoff, sd=self.sd, reliability=self.reliability,
-            instrument=data.instrument, intake=_first_scores(grid), caller="SuddenLoss",
+            instrument=data.instrument, intake=_intake(long), caller="SuddenLoss",
         )
         settings = Settings(
             kind="loss", sign=1.0 if data.better == "lower" else -1.0, cutoff=cutoff,
@@ -168,7 +182,44 @@ class SuddenLoss(Detector):
             adjust=self.adjust, critical_value=self.critical_value,
             include_first_interval=False,
         )
-        k = grid.scores.shape[1] - 1
+        times = long.frame["time"].to_numpy()
+        # The criteria are per patient, so patients are screened in blocks: the grid and the
+        # interval arrays (a few dozen patients x occasions arrays) then take a bounded amount
+        # of memory whatever the number of patients.
+        block = max(1, _BLOCK_CELLS // width)
+        blocks = (
+            self._detect_block(long, (lo, min(lo + block, long.n_patients)), width, settings,
+                               times, source)
+            for lo in range(0, long.n_patients, block)
+        )
+        parts = [part for part in blocks if part is not None]
+        if not parts:
+            return empty_events()
+        p_idx, session, level, magnitude, evidence = (
+            np.concatenate([part[c] for part in parts]) for c in range(5)
+        )
+        return make_events(
+            self,
+            patient=long.patients.take(p_idx).to_numpy(),
+            session=session,
+            level=level,
+            value=magnitude,
+            threshold=cutoff,
+            evidence=evidence,
+        )
+
+    def _detect_block(
+        self,
+        long: LongData,
+        patients: tuple[int, int],
+        width: int,
+        settings: Settings,
+        times: np.ndarray,
+        source: str,
+    ) -> tuple[np.ndarray, ...] | None:
+        """Events of patients ``lo .. hi - 1``: patient index, session, level, value, evidence."""
+        grid = make_grid(long, patients, width)
+        k = width - 1
         index = np.arange(k)[None, :]
         lengths = grid.lengths[:, None]
         has_post = (index >= 1) & (index + 1 <= lengths - 1)
@@ -193,27 +244,21 @@ class SuddenLoss(Detector):
                 hits.append((p, i, i + 1, "warning"))
         p_idx = np.concatenate([h[0] for h in hits])
         if len(p_idx) == 0:
-            return empty_events()
+            return None
         i_idx = np.concatenate([h[1] for h in hits])
         at = np.concatenate([h[2] for h in hits])
         level = np.concatenate([np.full(len(h[0]), h[3], dtype=object) for h in hits])
         order = np.lexsort((at, p_idx))
         p_idx, i_idx, at, level = p_idx[order], i_idx[order], at[order], level[order]
 
-        times = data.long.frame["time"].to_numpy()
         pre = grid.scores[p_idx, i_idx]
         post = grid.scores[p_idx, i_idx + 1]
         magnitude = np.abs(post - pre)
-        evidence = self._evidence(grid, times, p_idx, i_idx, at, level, source)
-        return make_events(
-            self,
-            patient=data.long.patients.take(p_idx).to_numpy(),
-            session=times[grid.rows[p_idx, at]],
-            level=level,
-            value=magnitude,
-            threshold=cutoff,
-            evidence=evidence,
+        evidence = np.asarray(
+            self._evidence(grid, times, p_idx, i_idx, at, level, source), dtype=object
         )
+        session = times[grid.rows[p_idx, at]]
+        return p_idx + patients[0], session, level, magnitude, evidence
 
     def _evidence(
         self,

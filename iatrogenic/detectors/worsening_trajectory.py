@@ -7,7 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import check_fraction, check_number
-from ..core.growth import _fit_slopes
+from ..core.growth import _fit_slopes_grouped, _grouped_stats, _patient_slopes
 from .base import Detector, ScreenInput, empty_events, label, make_events
 from .registry import register_detector
 
@@ -15,13 +15,21 @@ __all__ = ["WorseningTrajectory"]
 
 
 def _model_time(frame: pd.DataFrame, order: np.ndarray) -> tuple[np.ndarray, str]:
-    """Numeric time for the model and its unit: the session value, days, or the rank."""
+    """Numeric time for the model and its unit: the session value, days, or the rank.
+
+    ``order`` is ``LongData.order``; the model time is ``order`` itself or (datetimes) ``order``
+    in days, so it can be computed for the few distinct occasions instead of every row.
+    """
     values = frame["time"]
     if pd.api.types.is_datetime64_any_dtype(values):
-        return order / 86_400e9, "day"
+        # Days since the earliest session, not since 1970: the slope is the same under a shift
+        # of time, but epoch-sized times make the fit badly conditioned. The earliest session
+        # is in every truncation of the data, so the shift keeps the rule causal.
+        return (order - order.min()) / 86_400e9, "day"
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype=np.float64), "session"
-    return order.astype(np.float64), "occasion"
+        # ``_time_order`` holds exactly these values (the column as float64)
+        return order, "session"
+    return order, "occasion"
 
 
 @register_detector
@@ -39,9 +47,10 @@ class WorseningTrajectory(Detector):
     The rule is causal: the model used at ``t`` sees only rows with time ``<= t`` (of every
     patient), so a screen of data truncated at ``t`` gives exactly the full screen's events up
     to ``t``. The cost is one fit per distinct occasion, each on the data so far (warm-started
-    from the previous fit): about ``T`` fits of O(patients) work, e.g. 12 fits in 0.1 s for 120
-    patients, ~1 s per 12 occasions for 20,000 patients. Fits that do not converge are skipped
-    (no event is raised from them).
+    from the previous fit). The patients' sufficient statistics are carried from one occasion to
+    the next, and patients scored at the same occasions are pooled, so each optimiser step costs
+    O(distinct patterns of occasions), not O(patients): ~2 s for 1,000,000 patients x 12
+    sessions. Fits that do not converge are skipped (no event is raised from them).
 
     Parameters
     ----------
@@ -85,46 +94,81 @@ class WorseningTrajectory(Detector):
         long = data.long
         frame = long.frame
         scores = frame["score"].to_numpy(dtype=np.float64)
-        scored = ~np.isnan(scores)
-        if scored.sum() < 4:
+        rows = np.flatnonzero(~np.isnan(scores))
+        if len(rows) < 4:
             return empty_events()
-        t_all, unit = _model_time(frame, long.order)
-        rows = np.flatnonzero(scored)
-        codes, t, y = long.codes[rows], t_all[rows], scores[rows]
-        # running count of each patient's scores (rows are sorted by patient, then time)
-        first = np.r_[True, codes[1:] != codes[:-1]]
-        seg = np.cumsum(first) - 1
-        count = np.arange(len(rows)) - np.flatnonzero(first)[seg] + 1
+        # The occasions are the distinct model times of the scored rows. Factorise the order key
+        # of those rows (a hash, no sort of the rows), then turn only the distinct values into
+        # model time; ``remap`` joins values that are equal in model time (days).
+        occ, levels = pd.factorize(long.order[rows], sort=True)
+        occasion_times, unit = _model_time(frame, np.asarray(levels, dtype=np.float64))
+        occasion_times, remap = np.unique(occasion_times, return_inverse=True)
+        if len(occasion_times) < len(levels):
+            occ = remap.reshape(-1)[occ]
         sign = 1.0 if data.better == "lower" else -1.0
         z = float(stats.norm.ppf(1 - self.alpha / 2))
-        state = np.zeros(long.n_patients, dtype=bool)  # flagged at the previous evaluation
+        n_pat = long.n_patients
+        state = np.zeros(n_pat, dtype=bool)  # flagged at the previous evaluation
+        # Each patient's sufficient statistics of the rows up to the current occasion, updated
+        # occasion by occasion (the rows of an occasion are a few per patient), so a fit costs
+        # O(patients) of bookkeeping, not a pass over all rows so far. ``pattern`` numbers the
+        # sets of occasions scored so far: patients with the same set have the same times, hence
+        # the same n_i, sum t, sum t^2, and are pooled by the model (see ``_grouped_stats``).
+        count = np.zeros(n_pat, dtype=np.int64)
+        sum_t, sum_tt, sum_y, sum_ty = (np.zeros(n_pat) for _ in range(4))
+        sum_yy = 0.0
+        pattern = np.zeros(n_pat, dtype=np.int64)
         hits: list[np.ndarray] = []
         info: list[np.ndarray] = []
         start = None
-        for occasion in np.unique(t):
-            now = t == occasion
-            judged = now & (count >= self.min_sessions)
+        for k, occasion in enumerate(occasion_times):
+            now = rows[occ == k]  # ascending: by patient
+            pats = long.codes[now]
+            y = scores[now]
+            # np.add.at: a patient has one row per occasion, unless two datetimes fall on the
+            # same floating-point day; then their rows are added in order.
+            np.add.at(count, pats, 1)
+            np.add.at(sum_t, pats, occasion)
+            np.add.at(sum_tt, pats, occasion * occasion)
+            np.add.at(sum_y, pats, y)
+            np.add.at(sum_ty, pats, occasion * y)
+            sum_yy += float(y @ y)
+            new_rows = np.bincount(pats, minlength=n_pat)
+            pattern = pd.factorize(pattern * (int(new_rows.max()) + 1) + new_rows)[0]
+            judged = count[pats] >= self.min_sessions
             if not judged.any():
                 continue
-            upto = t <= occasion
-            fit = _fit_slopes(codes[upto], t[upto], y[upto], start=start)
+            present = np.flatnonzero(count > 0)
+            group, n_groups = _dense(pattern[present])
+            per_patient = (
+                count[present].astype(np.float64),
+                sum_t[present],
+                sum_tt[present],
+                sum_y[present],
+                sum_ty[present],
+            )
+            fit = _fit_slopes_grouped(
+                _grouped_stats(group, n_groups, per_patient, sum_yy), start=start
+            )
             if fit is None or not fit["converged"]:
                 continue
             start = fit["theta"]
-            where = np.searchsorted(fit["patients"], codes[judged])
-            slope = fit["slope"][where]
-            sd = np.sqrt(fit["variance"][where])
+            who = pats[judged]
+            slope, variance = _patient_slopes(
+                fit,
+                group[np.searchsorted(present, who)],
+                (count[who].astype(np.float64), sum_t[who], sum_tt[who], sum_y[who], sum_ty[who]),
+            )
+            sd = np.sqrt(variance)
             lower, upper = slope - z * sd, slope + z * sd
             flagged = (sign * slope - z * sd) > 0
-            pats = codes[judged]
-            onset = flagged & ~state[pats]
-            state[pats] = flagged
+            onset = flagged & ~state[who]
+            state[who] = flagged
             if onset.any():
-                judged_rows = rows[judged]
-                hits.append(judged_rows[onset])
+                hits.append(now[judged][onset])
                 info.append(
                     np.column_stack(
-                        [slope, lower, upper, count[judged], np.full(len(slope), fit["fixed"])]
+                        [slope, lower, upper, count[who], np.full(len(slope), fit["fixed"])]
                     )[onset]
                 )
         if not hits:
@@ -151,3 +195,9 @@ class WorseningTrajectory(Detector):
             threshold=0.0,
             evidence=evidence,
         )
+
+
+def _dense(ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber ids as 0..n-1 (a hash, no sort); return them and n."""
+    codes, uniques = pd.factorize(ids)
+    return codes.astype(np.int64, copy=False), len(uniques)

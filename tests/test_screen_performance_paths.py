@@ -1,0 +1,183 @@
+"""The fast paths of issue 5 give the results of the straightforward computations they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import iatrogenic as ia
+from iatrogenic._validation import _patient_codes, prepare_long
+from iatrogenic.core import growth
+from iatrogenic.detectors import sudden_loss
+from iatrogenic.detectors.base import ScreenInput
+from iatrogenic.detectors.disengagement import score_course
+from iatrogenic.detectors.reliable_deterioration import ReliableDeterioration
+
+
+def _long_scores(seed: int, n: int, sessions: int = 10, missing: float = 0.2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    slope = np.where(rng.random(n) < 0.15, rng.normal(1.0, 0.5, n), rng.normal(-0.8, 0.4, n))
+    t = np.arange(1, sessions + 1)
+    score = rng.normal(15, 4, n)[:, None] + slope[:, None] * t + rng.normal(0, 2, (n, sessions))
+    score[rng.random(score.shape) < missing] = np.nan
+    return pd.DataFrame({"patient": np.repeat(np.arange(n), sessions),
+                         "session": np.tile(t, n), "score": np.clip(score, 0, 27).ravel()})
+
+
+def _stats(data: pd.DataFrame) -> tuple[growth._Stats, growth._GroupedStats]:
+    kept = data.dropna(subset=["score"])
+    codes = kept["patient"].to_numpy()
+    t = kept["session"].to_numpy(dtype=float)
+    y = kept["score"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    st = growth._sufficient_stats(np.column_stack([np.ones_like(t), t, y]), 2, starts)
+    (g00, g01, y0), (_, g11, y1) = st.B[0], st.B[1]
+    _, group = np.unique(np.column_stack([g00, g01, g11]), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    grouped = growth._grouped_stats(group, int(group.max()) + 1, (g00, g01, g11, y0, y1),
+                                    float(st.XyXy[2, 2]))
+    return st, grouped
+
+
+@pytest.mark.parametrize("theta", [[1.0, 0.0, 1.0], [0.6, -0.3, 0.2], [2.0, 0.5, 0.01]])
+@pytest.mark.parametrize("reml", [True, False])
+def test_grouped_criterion_and_gradient_equal_the_per_patient_ones(theta, reml):
+    st, grouped = _stats(_long_scores(1, 3000))
+    assert len(grouped.n) < 3000  # patients were pooled
+    full = growth._evaluate(np.array(theta), st, reml, gradient=True)
+    pooled = growth._evaluate(np.array(theta), grouped, reml, gradient=True)
+    assert full is not None and pooled is not None
+    assert pooled.crit == pytest.approx(full.crit, rel=1e-12)
+    assert pooled.r2 == pytest.approx(full.r2, rel=1e-10)
+    np.testing.assert_allclose(pooled.beta, full.beta, rtol=1e-10)
+    np.testing.assert_allclose(pooled.grad, full.grad, rtol=1e-7, atol=1e-7)
+
+
+def _reference_events(data: pd.DataFrame, min_sessions: int = 3, alpha: float = 0.05):
+    """Worsening trajectory as first written: a per-patient REML refit at every occasion, from
+    the rows up to it, warm-started from the previous fit."""
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    kept = data.dropna(subset=["score"]).sort_values(["patient", "session"])
+    flagged_before: dict = {}
+    out = []
+    start = None
+    for occasion in np.unique(kept["session"]):
+        upto = kept[kept["session"] <= occasion]
+        codes, t, y = (upto["patient"].to_numpy(), upto["session"].to_numpy(float),
+                       upto["score"].to_numpy())
+        counts = upto.groupby("patient").size()
+        now = upto[(upto["session"] == occasion)]
+        judged = now[counts.loc[now["patient"]].to_numpy() >= min_sessions]
+        if judged.empty:
+            continue
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        st = growth._sufficient_stats(np.column_stack([np.ones_like(t), t, y]), 2, starts)
+        fit = growth._optimise(st, True, start=start, maxiter=1000, has_cluster=False)
+        assert fit.converged
+        start = fit.theta
+        ev = fit.ev
+        sigma2 = ev.r2 / (st.n_obs - 2)
+        _, w01, w11 = ev.W
+        s0 = st.B[0][2] - ev.beta @ st.B[0][:2]
+        s1 = st.B[1][2] - ev.beta @ st.B[1][:2]
+        where = np.searchsorted(codes[starts], judged["patient"].to_numpy())
+        slope = ev.beta[1] + (w01 * s0 + w11 * s1)[where]
+        sd = np.sqrt(sigma2 * (np.linalg.inv(ev.A)[1, 1] + w11[where]))
+        for patient, s, d in zip(judged["patient"], slope, sd, strict=True):
+            flag = s - z * d > 0
+            if flag and not flagged_before.get(patient, False):
+                out.append((patient, occasion, s))
+            flagged_before[patient] = flag
+    return pd.DataFrame(out, columns=["patient", "session", "value"]).sort_values(
+        ["patient", "session"], ignore_index=True)
+
+
+def test_worsening_trajectory_matches_refits_from_the_rows():
+    data = _long_scores(7, 400)
+    events = ia.screen(data, detectors=["worsening_trajectory"])
+    reference = _reference_events(data)
+    assert len(reference) > 20
+    assert events["patient"].tolist() == reference["patient"].tolist()
+    assert events["session"].astype(int).tolist() == reference["session"].tolist()
+    np.testing.assert_allclose(events["value"], reference["value"], rtol=1e-6)
+
+
+def test_worsening_trajectory_with_dates_and_text_occasions():
+    data = _long_scores(3, 150, sessions=8)
+    by_number = ia.screen(data, detectors=["worsening_trajectory"])
+    assert len(by_number) > 0
+    labels = {s: f"visit {s:02d}" for s in range(1, 9)}
+    text = data.assign(session=data["session"].map(labels))
+    by_text = ia.screen(text, detectors=["worsening_trajectory"])
+    # ranks 0..7 instead of 1..8: the same slopes
+    assert by_text["patient"].tolist() == by_number["patient"].tolist()
+    np.testing.assert_allclose(by_text["value"], by_number["value"], rtol=1e-6)
+    # Dates: screen() used to fail on merging the events' datetime sessions (fixed with issue 5).
+    # The model's time is then days since 1970, badly conditioned for a growth model, so only
+    # that the screen runs is checked here.
+    dated = data.assign(session=pd.Timestamp("2024-01-01") + pd.to_timedelta(
+        7 * data["session"], unit="D"))
+    by_date = ia.screen(dated, detectors=["worsening_trajectory", "reliable_deterioration"],
+                        instrument="phq9")
+    assert set(by_date["session"]) <= set(dated["session"])
+    slopes = by_date[by_date["detector"] == "worsening_trajectory"]
+    assert slopes["evidence"].str.contains("points per day").all()
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [np.array([1, 1, 2, 5, 5, 5, 9]), np.array([0.5, 0.5, 2.0, 3.0]), np.array([3, 1, 1, 2]),
+     np.array(["b", "a", "a"], dtype=object)],
+)
+def test_patient_codes_equal_sorted_factorize(ids):
+    codes, patients = _patient_codes(pd.Series(ids))
+    expected_codes, expected = pd.factorize(pd.Series(ids), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert codes.dtype == np.int64
+    pd.testing.assert_index_equal(pd.Index(patients), pd.Index(expected))
+
+
+def test_sorted_input_is_shared_not_copied_and_stays_safe():
+    data = _long_scores(2, 50)
+    before = data.copy(deep=True)
+    long = prepare_long(data, patient="patient", time="session", score="score", caller="t")
+    assert np.shares_memory(long.frame["score"].to_numpy(), data["score"].to_numpy())
+    long.frame.loc[0, "score"] = 99.0  # copy-on-write: the caller's data must not change
+    pd.testing.assert_frame_equal(data, before)
+    shuffled = data.sample(frac=1.0, random_state=1)
+    again = prepare_long(shuffled, patient="patient", time="session", score="score", caller="t")
+    expected = prepare_long(before, patient="patient", time="session", score="score",
+                            caller="t")
+    pd.testing.assert_frame_equal(again.frame, expected.frame)
+
+
+def test_sudden_loss_in_blocks_equals_one_block(monkeypatch):
+    data, _ = ia.datasets.simulate(n_patients=150, n_therapists=5, seed=11)
+    whole = ia.screen(data, detectors=["sudden_loss"], score="phq9", instrument="phq9")
+    monkeypatch.setattr(sudden_loss, "_BLOCK_CELLS", 40)  # a few patients per block
+    blocks = ia.screen(data, detectors=["sudden_loss"], score="phq9", instrument="phq9")
+    assert len(whole) > 0
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+
+
+def test_score_course_matches_a_row_by_row_reading():
+    data = _long_scores(5, 60, sessions=6, missing=0.4)
+    data.loc[data["patient"] == 3, "score"] = np.nan  # a patient with no score at all
+    long = prepare_long(data, patient="patient", time="session", score="score", caller="t")
+    course = score_course(ScreenInput(long=long, instrument=ia.instruments.get("phq9")),
+                          ReliableDeterioration())
+    scores = long.frame["score"].to_numpy()
+    for p in range(long.n_patients):
+        first_seen = latest = -1
+        for row in range(long.starts[p], long.starts[p + 1]):
+            if not np.isnan(scores[row]):
+                latest = row
+                first_seen = row if first_seen < 0 else first_seen
+            assert course.latest_row[row] == latest
+            assert course.intake_row[row] == (first_seen if latest >= 0 else -1)
+            if latest < 0:
+                assert np.isnan(course.worsening[row])
+            else:
+                assert course.worsening[row] == scores[latest] - scores[first_seen]
