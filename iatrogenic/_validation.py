@@ -25,6 +25,7 @@ from .exceptions import (
     ParameterError,
     ParameterTypeError,
 )
+from .instruments.registry import Instrument
 
 __all__ = [
     "LongData",
@@ -34,9 +35,11 @@ __all__ = [
     "check_fraction",
     "check_number",
     "check_pair",
+    "check_patient_level",
     "check_positive",
     "describe_rows",
     "prepare_long",
+    "resolve_better",
 ]
 
 T = TypeVar("T")
@@ -172,6 +175,41 @@ def check_positive(value: Any, *, name: str, caller: str, allow_none: bool = Fal
     return check_number(
         value, name=name, caller=caller, low=0, low_inclusive=False, allow_none=allow_none
     )
+
+
+def resolve_better(better: Any, instrument: Instrument | None, *, caller: str) -> str:
+    """The direction of improvement: ``better`` if given, else the instrument's, else "lower".
+
+    Examples
+    --------
+    >>> resolve_better(None, None, caller="screen")
+    'lower'
+    """
+    if better is None:
+        return instrument.better if instrument is not None else "lower"
+    return check_choice(better, ["lower", "higher"], name="better", caller=caller)
+
+
+def check_patient_level(
+    values: pd.Series,
+    codes: np.ndarray,
+    patients: pd.Index,
+    *,
+    column: str,
+    keyword: str,
+    caller: str,
+) -> None:
+    """Check that a column is constant within each patient (sorted rows, ``codes`` per row)."""
+    key, _ = pd.factorize(values, use_na_sentinel=True)
+    changes = (key[1:] != key[:-1]) & (codes[1:] == codes[:-1])
+    if changes.any():
+        where = int(np.flatnonzero(changes)[0]) + 1
+        raise InvalidValueError(
+            f"Column {column!r} (given as {keyword}=) passed to {caller}() must be constant "
+            f"within each patient, but patient {_plain(patients[codes[where]])!r} has more than "
+            f"one value ({int(changes.sum())} changes in all). Suggestion: pass a patient-level "
+            "column only (e.g. intake score, treatment arm, therapist)."
+        )
 
 
 def check_pair(value: Any, *, name: str, caller: str) -> tuple[float, float] | None:
@@ -388,6 +426,7 @@ def prepare_long(
     caller: str,
     score_range: tuple[float | None, float | None] | None = None,
     range_source: str = "",
+    instrument: Instrument | None = None,
     extra: dict[str, str | None] | None = None,
     numeric_extra: Iterable[str] = (),
 ) -> LongData:
@@ -405,6 +444,8 @@ def prepare_long(
         Possible range of the score (e.g. from the instrument); either end may be None.
     range_source : str
         Where the range comes from, for the message (e.g. ``"instrument 'phq9'"``).
+    instrument : Instrument, optional
+        The score's instrument: its range is checked (unless ``score_range`` is given).
     extra : dict, optional
         Extra columns to carry along, ``{keyword: column}``; a None column is ignored.
     numeric_extra : iterable of str
@@ -477,6 +518,9 @@ def prepare_long(
     columns: dict[str, Any] = {"patient": frame[patient].to_numpy(), "time": frame[time].to_numpy()}
     if score is not None:
         scores = _numeric_scores(frame, score, "score", caller)
+        if score_range is None and instrument is not None:
+            score_range = (instrument.low, instrument.high)
+            range_source = range_source or f"instrument {instrument.name!r}"
         if score_range is not None:
             low, high = score_range
             outside = np.zeros(len(scores), dtype=bool)

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from . import instruments as _instruments
-from ._validation import LongData, check_choice, check_columns, check_dataframe, prepare_long
+from ._validation import (
+    LongData,
+    check_columns,
+    check_dataframe,
+    prepare_long,
+    resolve_better,
+)
 from .detectors.base import EVENT_COLUMNS, Detector, ScreenInput, empty_events
 from .detectors.registry import get_detector, registered_names
 from .exceptions import ParameterError, ParameterTypeError
@@ -159,9 +165,7 @@ def screen(
     check_dataframe(data, caller=caller)
     detector_list = _resolve_detectors(detectors)
     inst = _instruments.get(instrument) if instrument is not None else None
-    if better is None:
-        better = inst.better if inst is not None else "lower"
-    better = check_choice(better, ["lower", "higher"], name="better", caller=caller)
+    better = resolve_better(better, inst, caller=caller)
     if medications is not None:
         check_dataframe(medications, caller=caller, name="medications")
 
@@ -195,8 +199,7 @@ def screen(
         time=time,
         score=score,
         caller=caller,
-        score_range=(inst.low, inst.high) if inst is not None else None,
-        range_source=f"instrument {inst.name!r}" if inst is not None else "",
+        instrument=inst,
         extra=carried,
         numeric_extra=[k for k in carried if k in NUMERIC_COLUMNS or ":" in k],
     )

@@ -26,6 +26,7 @@ from .._validation import (
     check_choice,
     check_fraction,
     check_number,
+    check_patient_level,
     describe_rows,
     prepare_long,
 )
@@ -139,22 +140,6 @@ def _plan_covariates(frame: pd.DataFrame, covariates: Sequence[str]) -> _Covaria
             names.append(f"{column}[T.{level}]")
             spec.append((column, "level", level))
     return _Covariates(names=names, spec=spec)
-
-
-def _check_patient_level(
-    frame: pd.DataFrame, column: str, keyword: str, codes: np.ndarray
-) -> None:
-    values = frame[column]
-    key, _ = pd.factorize(values, use_na_sentinel=True)
-    changes = (key[1:] != key[:-1]) & (codes[1:] == codes[:-1])
-    if changes.any():
-        where = int(np.flatnonzero(changes)[0]) + 1
-        raise InvalidValueError(
-            f"Column {column!r} (given as {keyword}=) passed to {_CALLER}() must be constant "
-            f"within each patient, but patient {frame['patient'].iloc[where]!r} has more than one "
-            f"value ({int(changes.sum())} changes in all). Suggestion: pass patient-level "
-            "columns only (e.g. intake score, treatment arm, therapist)."
-        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1078,10 +1063,12 @@ def fit_growth(
     )
     frame = long.frame
     t = _numeric_time(frame, time, _CALLER)
-    for name in cov_list:
-        _check_patient_level(frame, name, "covariates", long.codes)
-    if cluster is not None:
-        _check_patient_level(frame, cluster, "cluster", long.codes)
+    for keyword, column in [*(("covariates", c) for c in cov_list), ("cluster", cluster)]:
+        if column is not None:
+            check_patient_level(
+                frame[column], long.codes, long.patients, column=column, keyword=keyword,
+                caller=_CALLER,
+            )
     plan = _plan_covariates(frame, cov_list)
     cov_cols = plan.columns(frame)
     valid = ~np.isnan(frame["score"].to_numpy())

@@ -15,7 +15,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_number, check_pair, prepare_long
+from .._validation import (
+    check_choice,
+    check_number,
+    check_pair,
+    check_patient_level,
+    prepare_long,
+    resolve_better,
+)
 from ..exceptions import EmptyDataError, InvalidValueError, ParameterError, ParameterTypeError
 from ..instruments import registry
 from . import rci as _rci
@@ -276,11 +283,8 @@ def reliable_change(
     alpha = check_number(alpha, name="alpha", caller=_CALLER, low=0, high=1,
                          low_inclusive=False, high_inclusive=False)
     inst = registry.get(instrument) if instrument is not None else None
-    if better is not None:
-        better = check_choice(better, ("lower", "higher"), name="better", caller=_CALLER)
-    else:
-        better = inst.better if inst is not None else "lower"
-    direction = -1 if better == "lower" else 1
+    direction_name = resolve_better(better, inst, caller=_CALLER)
+    direction = -1 if direction_name == "lower" else 1
 
     if reliability is None and inst is not None:
         reliability = inst.reliability
@@ -376,10 +380,8 @@ def reliable_change(
         reliability_post = reliability
 
     # --- data ------------------------------------------------------------------------------
-    score_range = (inst.low, inst.high) if inst is not None else None
     long = prepare_long(
-        data, patient=patient, time=time, score=score, caller=_CALLER,
-        score_range=score_range, range_source=f"instrument {inst.name!r}" if inst else "",
+        data, patient=patient, time=time, score=score, caller=_CALLER, instrument=inst,
         extra={"group": group},
     )
     frame, codes, starts = long.frame, long.codes, long.starts
@@ -473,7 +475,7 @@ def reliable_change(
         return value
 
     attrs: dict[str, Any] = {
-        "method": method, "rule": rule, "boundary": boundary, "better": better,
+        "method": method, "rule": rule, "boundary": boundary, "better": direction_name,
         "direction": direction, "alpha": alpha, "reliability": reliability,
         "reliability_post": reliability_post if method == "NK" else None,
         "sd": None, "sd_source": None, "m_pre": m_pre, "sd_pre": sd_pre, "m_post": m_post,
@@ -682,16 +684,9 @@ def _patient_groups(
     column: pd.Series, group: str, data: pd.DataFrame, long: Any, codes: np.ndarray
 ) -> Any:
     """The group of each patient (its value on the patient's first row), checked constant."""
-    group_codes, _ = pd.factorize(column, use_na_sentinel=True)
-    changes = (group_codes[1:] != group_codes[:-1]) & (codes[1:] == codes[:-1])
-    if changes.any():
-        where = int(np.flatnonzero(changes)[0]) + 1
-        raise InvalidValueError(
-            f"Column {group!r} (given as group=) passed to {_CALLER}() must be constant within "
-            f"each patient, but patient {_plain(long.patients[codes[where]])!r} has more than one "
-            f"value ({int(changes.sum())} changes in all). Suggestion: pass a patient-level "
-            "column such as the treatment arm."
-        )
+    check_patient_level(
+        column, codes, long.patients, column=group, keyword="group", caller=_CALLER
+    )
     values = column.to_numpy()[long.starts[:-1]]
     dtype = data[group].dtype
     if isinstance(dtype, pd.CategoricalDtype):

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as _t_dist
 
-from .._validation import LongData, check_choice, check_number, prepare_long
+from .._validation import LongData, check_choice, check_number, prepare_long, resolve_better
 from ..exceptions import ParameterError, ParameterTypeError
 from ..instruments import Instrument
 from ..instruments import get as _get_instrument
@@ -469,17 +469,9 @@ def _prepare(
             "Suggestion: pass adjust=False (e.g. critical_value=2.776, adjust=False)."
         )
     inst = _get_instrument(instrument) if instrument is not None else None
-    if better is None:
-        better = inst.better if inst is not None else "lower"
-    better = check_choice(better, ["lower", "higher"], name="better", caller=caller)
+    better = resolve_better(better, inst, caller=caller)
     long = prepare_long(
-        data,
-        patient=patient,
-        time=time,
-        score=score,
-        caller=caller,
-        score_range=(inst.low, inst.high) if inst is not None else None,
-        range_source=f"instrument {inst.name!r}" if inst is not None else "",
+        data, patient=patient, time=time, score=score, caller=caller, instrument=inst
     )
     grid = make_grid(long)
     value, _ = resolve_cutoff(
