@@ -14,6 +14,11 @@ Examples
 from __future__ import annotations
 
 from . import datasets, detectors, exceptions, instruments
+from .core.expected_response import (
+    ExpectedResponseModel,
+    fit_expected_response,
+    load_reference_model,
+)
 from .core.growth import GrowthModel, fit_growth
 from .core.reliable_change import reliable_change
 from .core.sudden_changes import (
@@ -27,13 +32,16 @@ from .core.summary import change_summary, ha_group_summary
 from .core.talking_therapies import talking_therapies_outcomes, talking_therapies_summary
 from .detectors import get_detector, list_detectors
 from .evaluation import evaluate
-from .plotting import plot_change, plot_course
+from .monitor import Monitor
+from .plotting import plot_change, plot_course, plot_expected
 from .screen import screen, screen_summary
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ExpectedResponseModel",
     "GrowthModel",
+    "Monitor",
     "__version__",
     "change_summary",
     "count_sudden_change_intervals",
@@ -41,13 +49,16 @@ __all__ = [
     "detectors",
     "evaluate",
     "exceptions",
+    "fit_expected_response",
     "fit_growth",
     "get_detector",
     "ha_group_summary",
     "instruments",
     "list_detectors",
+    "load_reference_model",
     "plot_change",
     "plot_course",
+    "plot_expected",
     "reliable_change",
     "screen",
     "screen_summary",

@@ -64,7 +64,10 @@ EVALUATION_COLUMNS: tuple[str, ...] = (
 #: listed is scored against the truth rows of the same name. A worsening course (the growth-model
 #: slope of ``worsening_trajectory``) is how the simulator's injected deterioration shows over
 #: time, so it is scored against the ``deterioration`` truth.
-DEFAULT_TARGETS: Mapping[str, str] = {"worsening_course": "deterioration"}
+DEFAULT_TARGETS: Mapping[str, str] = {
+    "worsening_course": "deterioration",
+    "off_track": "deterioration",
+}
 
 _EVENT_NEEDS = ("patient", "detector", "harm", "session", "level")
 _TRUTH_NEEDS = ("patient", "harm", "onset")
@@ -217,7 +220,8 @@ def evaluate(
     patients are split four ways: flagged (at least one event of the detector at one of
     ``levels``) or not, and harmed (a ``truth`` row for the target harm) or not. The target harm
     is the detector's harm unless ``targets`` maps the detector or its harm to another truth harm
-    (by default a ``worsening_course`` is scored against ``deterioration``). Every patient of
+    (by default ``worsening_course`` and ``off_track`` are scored against ``deterioration``,
+    the harm that makes a course worsen and leave its expected band). Every patient of
     ``data`` (or ``patients``) that is not harmed is a negative, including patients with other
     harms.
 
@@ -241,8 +245,9 @@ def evaluate(
         ``{detector name or harm: truth harm}``: score a detector against truth rows of another
         harm. A detector name takes precedence over its harm; an unlisted detector is scored
         against its own harm. Default :data:`DEFAULT_TARGETS`,
-        ``{"worsening_course": "deterioration"}``; pass ``{}`` to score every detector against
-        its own harm only. Given mappings replace the default (include it to keep it).
+        ``{"worsening_course": "deterioration", "off_track": "deterioration"}``; pass ``{}`` to
+        score every detector against its own harm only. A given mapping replaces the default
+        (include the default's entries to keep them).
     patient, time : str, default "patient" and "session"
         Patient and session columns of ``data``.
     confidence : float, default 0.95

@@ -27,7 +27,7 @@ from .exceptions import ParameterError, ParameterTypeError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["CATEGORY_COLORS", "plot_change", "plot_course"]
+__all__ = ["CATEGORY_COLORS", "SIGNAL_COLORS", "plot_change", "plot_course", "plot_expected"]
 
 #: Colour of each reliable-change category (colour-blind-safe diverging palette, ColorBrewer
 #: RdYlGn): greens for better, grey for no reliable change, orange and red for worse.
@@ -379,4 +379,126 @@ def plot_course(
     ax.set_ylabel(long.columns["score"])
     ax.set_title(title if title is not None else f"Patient {patient_id}")
     ax.legend(loc="best", fontsize="small", frameon=False)
+    return ax
+
+
+#: Colour of each expected-response signal (the OQ-45 tools' colours; white drawn light grey
+#: with a dark edge so that it shows on a white background).
+SIGNAL_COLORS: dict[str, str] = {
+    "white": "#f0f0f0",
+    "green": "#1a9850",
+    "yellow": "#fdae61",
+    "red": "#d73027",
+}
+
+
+def plot_expected(
+    model: Any,
+    data: pd.DataFrame,
+    patient_id: Any,
+    *,
+    patient: str | None = None,
+    time: str | None = None,
+    score: str | None = None,
+    level: float = 0.90,
+    warning_level: float = 0.80,
+    ax: Any = None,
+    title: str | None = None,
+    legend: bool = True,
+) -> Axes:
+    """Plot one patient's course on its expected curve, with both bands and coloured signals.
+
+    The expected course from the patient's intake (a line), the warning band (darker shading)
+    and the alarm band (lighter shading) are drawn from intake to the patient's last session;
+    the scores are joined by a grey line and each session's marker has the colour of its
+    signal (see :data:`SIGNAL_COLORS`).
+
+    Parameters
+    ----------
+    model : ExpectedResponseModel
+        A fitted model (:func:`iatrogenic.fit_expected_response`,
+        :func:`iatrogenic.load_reference_model`).
+    data : DataFrame
+        Long format with the patient's rows (other patients are ignored).
+    patient_id : object
+        The patient to plot (a value of the ``patient`` column).
+    patient, time, score : str, optional
+        Column names; default those of the model's reference sample.
+    level, warning_level : float, default 0.90 and 0.80
+        Band levels (as in :meth:`ExpectedResponseModel.track`).
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when None.
+    title : str, optional
+        Default ``"Patient <id>"``.
+    legend : bool, default True
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from iatrogenic.core.expected_response import load_reference_model
+    >>> data = pd.DataFrame({"patient": 1, "session": range(1, 7),
+    ...                      "phq9": [16, 14, 17, 19, 24, 15]})
+    >>> ax = plot_expected(load_reference_model(), data, 1)
+    >>> len(ax.collections)   # two bands, one marker layer
+    3
+    """
+    from iatrogenic.core.expected_response import ExpectedResponseModel
+
+    caller = "plot_expected"
+    if not isinstance(model, ExpectedResponseModel):
+        raise ParameterTypeError(
+            f"The 'model' parameter of {caller}() must be a fitted ExpectedResponseModel. Got "
+            f"{type(model).__name__} instead."
+        )
+    patient_col = patient or model.columns_.get("patient", "patient")
+    tracked = model.track(
+        data,
+        patient=patient_col,
+        time=time,
+        score=score,
+        level=level,
+        warning_level=warning_level,
+    )
+    rows = tracked[tracked["patient"] == patient_id]
+    if len(rows) == 0:
+        shown = ", ".join(repr(p) for p in pd.unique(tracked["patient"])[:5])
+        raise ParameterError(
+            f"The 'patient_id' parameter of {caller}() must be a patient in the data (column "
+            f"{patient_col!r}). Got {patient_id!r}; patients include {shown}."
+        )
+    ax = _axes(ax, figsize=(7.0, 3.5), caller=caller)
+    if rows["intake"].notna().any():
+        intake = float(rows["intake"].dropna().iloc[0])
+        start = float(rows.loc[rows["time_since_intake"] == 0, "session"].iloc[0])
+        end = float(rows["session"].max())
+        grid = np.linspace(0.0, max(end - start, 1.0), 100)
+        covariates = {
+            c: float(data.loc[data[patient_col] == patient_id, c].dropna().iloc[0])
+            for c in model.covariates_
+        }
+        course = model.course(
+            intake, grid, covariates=covariates, level=level, warning_level=warning_level
+        )
+        x = start + grid
+        ax.fill_between(x, course["lower"], course["upper"], color="#4c72b0", alpha=0.15, lw=0,
+                        label=f"{level * 100:g}% band")
+        ax.fill_between(x, course["warning_lower"], course["warning_upper"], color="#4c72b0",
+                        alpha=0.25, lw=0, label=f"{warning_level * 100:g}% band")
+        ax.plot(x, course["expected"], color="#4c72b0", lw=1.5, label="expected")
+    scored = rows[rows["score"].notna()]
+    ax.plot(scored["session"], scored["score"], color="#404040", lw=1.0, zorder=2)
+    colors = [SIGNAL_COLORS.get(str(s), "#969696") for s in scored["signal"]]
+    ax.scatter(scored["session"], scored["score"], c=colors, edgecolors="#404040", s=36,
+               zorder=3, label="score (signal colour)")
+    ax.set_xlabel(time or model.columns_.get("time", "session"))
+    ax.set_ylabel(score or model.columns_.get("score", "score"))
+    ax.set_title(title if title is not None else f"Patient {patient_id}")
+    if legend:
+        ax.legend(loc="best", fontsize="small", frameon=False)
     return ax

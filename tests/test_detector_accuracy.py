@@ -39,6 +39,7 @@ ALARM_BOUNDS: dict[str, tuple[str, float, float]] = {
     "sudden_loss": ("sudden_worsening", 0.58, 0.36),  # 0.688, 0.444
     "symptom_emergence": ("symptom_emergence", 0.90, 0.20),  # 0.975, 0.248
     "worsening_trajectory": ("deterioration", 0.80, 0.65),  # 0.875, 0.737
+    "off_track": ("deterioration", 0.90, 0.25),  # 0.988, 0.329 (bundled reference model)
     "secondary_worsening": ("secondary_worsening", 0.95, 0.20),  # 1.000, 0.253
 }
 

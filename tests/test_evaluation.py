@@ -243,7 +243,7 @@ def test_targets_score_a_detector_against_another_truth_harm(case):
         detector=events["detector"].where(events["detector"] != "det", "worsening_trajectory"),
         harm=events["harm"].where(events["harm"] != "deterioration", "worsening_course"),
     )
-    assert DEFAULT_TARGETS == {"worsening_course": "deterioration"}
+    assert DEFAULT_TARGETS == {"worsening_course": "deterioration", "off_track": "deterioration"}
     default = evaluate(slope, truth, data=data).set_index("detector")
     plain = evaluate(events, truth, data=data).set_index("detector")
     row = default.loc["worsening_trajectory"]

@@ -17,8 +17,16 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 
 from iatrogenic import exceptions as exc
+from iatrogenic.core.expected_response import load_reference_model
 from iatrogenic.core.sudden_changes import sudden_changes
-from iatrogenic.plotting import CATEGORY_COLORS, INSTALL_HINT, plot_change, plot_course
+from iatrogenic.plotting import (
+    CATEGORY_COLORS,
+    INSTALL_HINT,
+    SIGNAL_COLORS,
+    plot_change,
+    plot_course,
+    plot_expected,
+)
 
 CRITICAL, S_DIFF = 1.959964, 2.345208  # JT for PHQ-9: SD 5, reliability 0.89
 
@@ -247,3 +255,37 @@ def test_plot_course_unknown_patient_and_bad_ax():
         plot_course(_COURSE, 99)
     with pytest.raises(exc.ParameterTypeError, match="'ax'"):
         plot_course(_COURSE, 1, ax="axes")
+
+
+# --- plot_expected ---------------------------------------------------------------------------
+
+_EXPECTED_DATA = pd.DataFrame(
+    {"patient": 1, "session": range(1, 8), "phq9": [16, 14, 17, 19, 24, np.nan, 15]}
+)
+
+
+def test_draws_course_bands_and_signal_colours():
+    import matplotlib.pyplot as plt
+
+    ax = plot_expected(load_reference_model(), _EXPECTED_DATA, 1)
+    assert len(ax.collections) == 3  # alarm band, warning band, markers
+    markers = ax.collections[2]
+    colours = [matplotlib.colors.to_hex(c) for c in markers.get_facecolors()]
+    expected = ["green", "green", "yellow", "red", "red", "green"]
+    assert colours == [SIGNAL_COLORS[s] for s in expected]
+    assert ax.get_title() == "Patient 1"
+    plt.close("all")
+
+
+def test_uses_given_axes_and_rejects_bad_input():
+    import matplotlib.pyplot as plt
+
+    _fig, ax = plt.subplots()
+    assert plot_expected(load_reference_model(), _EXPECTED_DATA, 1, ax=ax) is ax
+    with pytest.raises(exc.ParameterError, match="patient_id"):
+        plot_expected(load_reference_model(), _EXPECTED_DATA, 99)
+    with pytest.raises(exc.ParameterTypeError, match="model"):
+        plot_expected("model", _EXPECTED_DATA, 1)
+    with pytest.raises(exc.ParameterTypeError, match="ax"):
+        plot_expected(load_reference_model(), _EXPECTED_DATA, 1, ax="axes")
+    plt.close("all")

@@ -784,6 +784,19 @@ class GrowthModel:
                 cols += [cov * c for _, c in time_cols]
         return np.column_stack(cols)
 
+    def to_json(self) -> str:
+        """The fitted model as JSON text (plain ``json``, exact floats, no pickle)."""
+        from .._serialize import growth_to_json
+
+        return growth_to_json(self)
+
+    @classmethod
+    def from_json(cls, text: str) -> GrowthModel:
+        """Read a model written by :meth:`to_json` (validated; clear errors on bad input)."""
+        from .._serialize import growth_from_json
+
+        return growth_from_json(text)
+
     def predict(
         self,
         data: pd.DataFrame,

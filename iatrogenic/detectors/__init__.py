@@ -10,6 +10,7 @@ from .base import EVENT_COLUMNS, HARMS, LEVELS, Detector, ScreenInput, empty_eve
 from .dependency import Dependency
 from .disengagement import Disengagement
 from .medication_burden import MedicationBurden
+from .off_track import OffTrack
 from .registry import get_detector, list_detectors, register_detector, registered_names
 from .reliable_deterioration import ReliableDeterioration
 from .risk_item import RiskItemSignal
@@ -27,6 +28,7 @@ __all__ = [
     "Detector",
     "Disengagement",
     "MedicationBurden",
+    "OffTrack",
     "ReliableDeterioration",
     "RiskItemSignal",
     "ScreenInput",

@@ -1,0 +1,237 @@
+"""Not on track: the score lies beyond the band expected for patients with the same intake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_choice
+from ..core.expected_response import (
+    DETERIORATION_RULES,
+    ExpectedResponseModel,
+    SignalRules,
+    load_reference_model,
+)
+from ..exceptions import ParameterTypeError
+from .base import Detector, ScreenInput, empty_events, label, make_events
+from .registry import register_detector
+
+__all__ = ["OffTrack", "off_track_evidence"]
+
+#: Instrument of the bundled reference model (the default model of the detector).
+REFERENCE_INSTRUMENT = "phq9"
+
+
+def off_track_evidence(
+    *,
+    score: float,
+    session: Any,
+    expected: float,
+    intake: float,
+    tau: float,
+    edge: float,
+    warning_edge: float,
+    signal: str,
+    deteriorated: bool,
+    better: str,
+    level: float,
+    warning_level: float,
+    method: str,
+    n_reference: int,
+) -> str:
+    """The evidence text of one off-track event (shared by the detector and the monitor).
+
+    Examples
+    --------
+    >>> text = off_track_evidence(score=19, session=4, expected=11.24, intake=16, tau=3,
+    ...     edge=17.8, warning_edge=15.9, signal="red", deteriorated=False, better="lower",
+    ...     level=0.9, warning_level=0.8, method="hlm", n_reference=580)
+    >>> text.split(": ")
+    ['score 19 at session 4 (3 after intake at 16)',
+     'expected 11.2, 90% band up to 17.8, 80% band up to 15.9',
+     'red (hlm reference model, 580 patients)']
+    """
+    way = "up to" if better == "lower" else "down to"
+    extra = "; reliable deterioration from intake" if deteriorated else ""
+    return (
+        f"score {score:g} at session {label(session)} ({tau:g} after intake at {intake:g}): "
+        f"expected {expected:.1f}, {level * 100:g}% band {way} {edge:.1f}, "
+        f"{warning_level * 100:g}% band {way} {warning_edge:.1f}: {signal}{extra} "
+        f"({method} reference model, {n_reference} patients)"
+    )
+
+
+@register_detector
+class OffTrack(Detector):
+    """Flag patients whose score leaves the course expected for patients like them.
+
+    Each patient's score is compared with the expected treatment response of an
+    :class:`~iatrogenic.core.expected_response.ExpectedResponseModel` (fitted on *other*
+    patients): the course expected from the patient's intake score and the bands around it
+    (see :meth:`~iatrogenic.core.expected_response.ExpectedResponseModel.track`). Yellow
+    (beyond the ``warning_level`` band on the harmful side) gives a **warning** and red (beyond
+    the ``level`` band) an **alarm**, each at the first session of a spell: an alarm when the
+    signal turns red, a warning when it turns yellow from green or white. Sessions without a
+    score do not end a spell. ``value`` is the score and ``threshold`` the band edge it crossed.
+
+    The expectation uses only the intake score (and the model's covariates) and the band only
+    the current score, so the detector is causal; the model is fitted on other patients.
+
+    Parameters
+    ----------
+    model : ExpectedResponseModel, optional
+        The reference model. Default: the bundled PHQ-9 model
+        (:func:`~iatrogenic.core.expected_response.load_reference_model`), used only when the
+        screen's instrument is PHQ-9; read its limits before relying on it.
+    level, warning_level : float, default 0.90 and 0.80
+        Band levels: ``1 - level`` of on-course patients lie beyond the alarm band's harmful
+        edge.
+    deterioration : {"none", "auto", "fixed", "statistical"}, default "none"
+        Whether reliable deterioration from intake also makes the signal red (see
+        :class:`~iatrogenic.core.expected_response.SignalRules`). Off by default: the
+        ``reliable_deterioration`` detector reports it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import iatrogenic as ia
+    >>> data = pd.DataFrame({"patient": 1, "session": [1, 2, 3, 4, 5, 6],
+    ...                      "phq9": [16, 14, 17, 19, 24, 15]})
+    >>> events = ia.screen(data, score="phq9", instrument="phq9", detectors=["off_track"])
+    >>> events[["session", "level", "value"]]
+      session    level  value
+    0       3  warning   17.0
+    1       4    alarm   19.0
+    """
+
+    name = "off_track"
+    harm = "off_track"
+    needs = ("score",)
+    description = (
+        "Score beyond the expected-treatment-response band of patients with the same intake "
+        "(a reference model fitted on other patients; the bundled one is PHQ-9): yellow gives a "
+        "warning, red an alarm."
+    )
+    _invalid_params = (
+        {"level": 1.5},
+        {"warning_level": 0.95},
+        {"deterioration": "maybe"},
+        {"model": "bundled"},
+    )
+
+    def __init__(
+        self,
+        *,
+        model: ExpectedResponseModel | None = None,
+        level: float = 0.90,
+        warning_level: float = 0.80,
+        deterioration: str = "none",
+    ) -> None:
+        caller = "OffTrack"
+        if model is not None and not isinstance(model, ExpectedResponseModel):
+            raise ParameterTypeError(
+                f"The 'model' parameter of {caller}() must be a fitted ExpectedResponseModel "
+                f"(ia.fit_expected_response(...)) or None. Got {type(model).__name__} instead."
+            )
+        deterioration = check_choice(
+            deterioration, DETERIORATION_RULES, name="deterioration", caller=caller
+        )
+        self.rules = SignalRules(
+            level=level, warning_level=warning_level, deterioration=deterioration
+        )
+        self.model = model
+        self.level = self.rules.level
+        self.warning_level = self.rules.warning_level
+        self.deterioration = self.rules.deterioration
+
+    def resolved_model(self, data: ScreenInput | None = None) -> ExpectedResponseModel:
+        """The model in use: the one given, else the bundled reference model."""
+        return self.model if self.model is not None else load_reference_model()
+
+    def missing_inputs(self, data: ScreenInput) -> list[str]:
+        missing = super().missing_inputs(data)
+        if self.model is None:
+            inst = data.instrument.name if data.instrument is not None else None
+            if inst != REFERENCE_INSTRUMENT:
+                missing.append(
+                    "a reference model (the bundled one is for instrument='phq9'; pass "
+                    "OffTrack(model=ia.fit_expected_response(reference, ...)))"
+                )
+                return missing
+        model = self.resolved_model()
+        frame = data.long.frame
+        absent = [c for c in model.covariates_ if c not in frame.columns]
+        if absent:
+            missing.append(
+                f"the model's covariate columns {', '.join(map(repr, absent))} (pass them to the "
+                "screen as named inputs, e.g. age=, or use model.track())"
+            )
+        time = frame["time"]
+        if pd.api.types.is_bool_dtype(time) or not pd.api.types.is_numeric_dtype(time):
+            missing.append("numeric sessions (time since intake is needed)")
+        if model.better_ != data.better:
+            missing.append(
+                f"a model with better={data.better!r} (the model has better={model.better_!r})"
+            )
+        return missing
+
+    def detect(self, data: ScreenInput) -> pd.DataFrame:
+        model = self.resolved_model()
+        tracked = model._track_long(data.long, self.rules, "OffTrack.detect")
+        y = tracked["score"].to_numpy(dtype=np.float64)
+        expected = tracked["expected"].to_numpy(dtype=np.float64)
+        intake = tracked["intake"].to_numpy(dtype=np.float64)
+        tau = tracked["time_since_intake"].to_numpy(dtype=np.float64)
+        signals = tracked["signal"].to_numpy(dtype=object)
+        deteriorated = tracked["deteriorated"].fillna(False).to_numpy(dtype=bool)
+        scored = np.flatnonzero(~np.isnan(y) & tracked["reason"].isna().to_numpy())
+        if len(scored) == 0:
+            return empty_events()
+        codes = data.long.codes[scored]
+        signal = tracked["signal"].to_numpy()[scored]
+        level = np.select([signal == "red", signal == "yellow"], [2, 1], 0)
+        first = np.r_[True, codes[1:] != codes[:-1]]
+        previous = np.r_[0, level[:-1]]
+        previous[first] = 0
+        alarm = (level == 2) & (previous < 2)
+        warning = (level == 1) & (previous == 0)
+        hit = alarm | warning
+        if not hit.any():
+            return empty_events()
+        rows = scored[hit]
+        is_alarm = alarm[hit]
+        lower_better = model.better_ == "lower"
+        edge = tracked["upper" if lower_better else "lower"].to_numpy()[rows]
+        wedge = tracked["warning_upper" if lower_better else "warning_lower"].to_numpy()[rows]
+        threshold = np.where(is_alarm, edge, wedge)
+        sessions = tracked["session"].to_numpy()[rows]
+        evidence = [
+            off_track_evidence(
+                score=float(y[i]),
+                session=s,
+                expected=float(expected[i]),
+                intake=float(intake[i]),
+                tau=float(tau[i]),
+                edge=float(e),
+                warning_edge=float(w),
+                signal=str(signals[i]),
+                deteriorated=bool(deteriorated[i]),
+                better=model.better_,
+                level=self.level,
+                warning_level=self.warning_level,
+                method=model.method_,
+                n_reference=model.n_patients_,
+            )
+            for i, s, e, w in zip(rows, sessions, edge, wedge, strict=True)
+        ]
+        return make_events(
+            self,
+            patient=tracked["patient"].to_numpy()[rows],
+            session=sessions,
+            level=np.where(is_alarm, "alarm", "warning"),
+            value=y[rows],
+            threshold=threshold,
+            evidence=evidence,
+        )
