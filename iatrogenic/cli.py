@@ -109,7 +109,8 @@ def _load(
         options.update(score=EXAMPLE_SCORE, instrument=EXAMPLE_SCORE)
         options.update({k: c for k, c in EXAMPLE_COLUMNS.items() if c in data.columns})
         options["items"] = [c for c in data.columns if c.startswith("phq9_item")][:8]
-        options["secondary"] = {c: i for c, i in {"gad7": "gad7"}.items() if c in data.columns}
+        secondary = {"gad7": "gad7", "bhs": "bhs"}
+        options["secondary"] = {c: i for c, i in secondary.items() if c in data.columns}
     else:
         data = _read_csv(args.file)
         options["score"] = "score"

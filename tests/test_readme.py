@@ -20,6 +20,9 @@ def test_quick_start_runs():
         exec(compile(block, str(README), "exec"), namespace)
     assert len(namespace["change"]) == namespace["data"]["patient"].nunique()
     assert len(namespace["events"]) > 0
+    assert set(namespace["new_events"]["detector"]) == {
+        "off_track", "reliable_deterioration", "risk_item"
+    }
 
 
 def test_readme_shows_the_two_setup_commands():
