@@ -173,6 +173,19 @@ def _report(
         harms = flagged["harms"].str.split(", ").explode().value_counts()
         lines.append("Patients by harm seen:")
         lines.extend(f"  {harm:<24}{int(n):>7}" for harm, n in harms.items())
+    alarmed = patients[patients["worst_level"] == "alarm"]
+    if len(alarmed):
+        shown = alarmed.sort_values("n_alarms", ascending=False, kind="stable").head(10)
+        lines.append("")
+        lines.append(
+            f"Patients with the most alarms (first 10 of {len(alarmed)}; all in patients.csv):"
+        )
+        lines.append(f"  {'patient':<12}{'alarms':>7}  {'first alarm':>11}  harms")
+        columns = ["patient", "n_alarms", "first_alarm_session", "harms"]
+        lines.extend(
+            f"  {patient!s:<12}{n_alarms!s:>7}  {first!s:>11}  {harms}"
+            for patient, n_alarms, first, harms in shown[columns].itertuples(index=False)
+        )
     skipped = events.attrs.get("skipped", [])
     if skipped:
         lines.append("")
