@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -209,10 +209,9 @@ def _screen(args: argparse.Namespace) -> int:
         "better": args.better,
     }
     detectors = args.detectors.split(",") if args.detectors != "all" else "all"
-    screened = screen(
+    events, patients = screen(
         data, detectors=detectors, medications=medications, summary=True, **common, **options
     )
-    events, patients = cast(tuple[pd.DataFrame, pd.DataFrame], screened)
     inst = instruments.get(instrument) if instrument else None
     cutoff: Literal["caseness"] | None = (
         "caseness" if inst is not None and inst.caseness is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time as time_module
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -73,6 +73,54 @@ def _sort_events(events: pd.DataFrame, long: LongData) -> pd.DataFrame:
         .drop(columns=["_code", "_order"])
         .reset_index(drop=True)
     )
+
+
+@overload
+def screen(
+    data: pd.DataFrame,
+    *,
+    detectors: str | Detector | Sequence[str | Detector] = ...,
+    instrument: str | _instruments.Instrument | None = ...,
+    medications: pd.DataFrame | None = ...,
+    patient: str = ...,
+    time: str = ...,
+    score: str = ...,
+    better: str | None = ...,
+    risk_item: str | None = ...,
+    alliance: str | None = ...,
+    attendance: str | None = ...,
+    date: str | None = ...,
+    therapist: str | None = ...,
+    age: str | None = ...,
+    ending: str | None = ...,
+    items: Sequence[str] | None = ...,
+    secondary: Mapping[str, str | None] | None = ...,
+    summary: Literal[False] = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def screen(
+    data: pd.DataFrame,
+    *,
+    detectors: str | Detector | Sequence[str | Detector] = ...,
+    instrument: str | _instruments.Instrument | None = ...,
+    medications: pd.DataFrame | None = ...,
+    patient: str = ...,
+    time: str = ...,
+    score: str = ...,
+    better: str | None = ...,
+    risk_item: str | None = ...,
+    alliance: str | None = ...,
+    attendance: str | None = ...,
+    date: str | None = ...,
+    therapist: str | None = ...,
+    age: str | None = ...,
+    ending: str | None = ...,
+    items: Sequence[str] | None = ...,
+    secondary: Mapping[str, str | None] | None = ...,
+    summary: Literal[True],
+) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
 
 def screen(
