@@ -328,22 +328,67 @@ class LongData:
         return np.diff(self.starts)
 
 
-def _time_order(values: pd.Series) -> np.ndarray:
+def _time_order(values: pd.Series, codes: np.ndarray, *, column: str, caller: str) -> np.ndarray:
+    """A float key ordering the occasions of ``values`` (rows in the caller's order).
+
+    Numbers, dates and ordered categoricals order themselves; so do unordered categoricals whose
+    categories are numbers or dates. Text labels (``"baseline"``, ``"week4"``) have no order of
+    their own: each patient's rows, in the order given, say which label comes first, and the
+    labels are ranked consistently with every patient (labels never seen together keep the order
+    of their first appearance). Patients that contradict each other are an error.
+    """
     if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = values.cat.categories
         if values.cat.ordered:
             return values.cat.codes.to_numpy(dtype=np.float64)
-        codes, _ = pd.factorize(values, sort=False)
-        return codes.astype(np.float64)
-    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        if pd.api.types.is_numeric_dtype(categories) or pd.api.types.is_datetime64_any_dtype(
+            categories
+        ):
+            ranks = np.argsort(np.argsort(categories.to_numpy(), kind="stable"), kind="stable")
+            return ranks[values.cat.codes.to_numpy()].astype(np.float64)
+    elif pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
         return values.to_numpy().astype("datetime64[ns]").astype(np.int64).astype(np.float64)
-    if pd.api.types.is_bool_dtype(values):
+    elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=np.float64)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype=np.float64)
-    # Text occasions such as "pre"/"post" have no natural order: the order in which they first
-    # appear in the data is what the user wrote down, so it is the least surprising order.
-    codes, _ = pd.factorize(values, sort=False)
-    return codes.astype(np.float64)
+    labels, uniques = pd.factorize(values, sort=False)
+    return _label_ranks(labels, codes, uniques, column=column, caller=caller)[labels]
+
+
+def _label_ranks(
+    labels: np.ndarray, codes: np.ndarray, uniques: Any, *, column: str, caller: str
+) -> np.ndarray:
+    """Rank text labels so that every patient's rows (in the order given) run forwards."""
+    n_labels = len(uniques)
+    within = np.argsort(codes, kind="stable")  # each patient's rows, in the caller's order
+    before, after = labels[within][:-1], labels[within][1:]
+    same = (codes[within][:-1] == codes[within][1:]) & (before != after)
+    edges = np.unique(before[same] * n_labels + after[same])
+    successors: list[list[int]] = [[] for _ in range(n_labels)]
+    indegree = np.zeros(n_labels, dtype=np.int64)
+    for edge in edges.tolist():
+        successors[edge // n_labels].append(edge % n_labels)
+        indegree[edge % n_labels] += 1
+    # Kahn's algorithm over the (few) distinct labels; ties go to the first label to appear.
+    ranks = np.full(n_labels, -1, dtype=np.int64)
+    ready = sorted(np.flatnonzero(indegree == 0).tolist())
+    for rank in range(n_labels):
+        if not ready:
+            stuck = [repr(uniques[k]) for k in np.flatnonzero(ranks < 0)[:4]]
+            raise InvalidValueError(
+                f"Column {column!r} (given as time=) passed to {caller}() has text occasions "
+                f"({', '.join(stuck)}, ...) that come in a different order for different "
+                "patients, so their order cannot be known. Suggestion: pass session numbers or "
+                f"dates, or an ordered categorical: pd.Categorical(data[{column!r}], "
+                "categories=[...in time order...], ordered=True)."
+            )
+        label = ready.pop(0)
+        ranks[label] = rank
+        for successor in successors[label]:
+            indegree[successor] -= 1
+            if indegree[successor] == 0:
+                ready.append(successor)
+                ready.sort()
+    return ranks.astype(np.float64)
 
 
 def _numeric_scores(frame: pd.DataFrame, column: str, keyword: str, caller: str) -> np.ndarray:
@@ -493,7 +538,7 @@ def prepare_long(
             )
 
     codes, patients = _patient_codes(frame[patient])
-    order = _time_order(frame[time])
+    order = _time_order(frame[time], codes, column=time, caller=caller)
 
     if np.any(codes[1:] < codes[:-1]) or np.any(
         (codes[1:] == codes[:-1]) & (order[1:] < order[:-1])

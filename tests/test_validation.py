@@ -56,12 +56,31 @@ def test_missing_score_is_kept_not_dropped():
     assert long.frame["score"].isna().sum() == 1
 
 
-def test_text_occasions_keep_order_of_appearance():
-    raw = pd.DataFrame({"id": [1, 1, 2, 2], "t": ["pre", "post", "post", "pre"], "s": [1, 2, 3, 4]})
+def test_text_occasions_follow_each_patients_row_order():
+    # "week4" first appears after "week8" in the table, but patient B's rows place it before.
+    raw = pd.DataFrame(
+        {
+            "id": ["A", "A", "B", "B", "B"],
+            "t": ["baseline", "week8", "baseline", "week4", "week8"],
+            "s": [20, 10, 18, 12, 25],
+        }
+    )
     long = prepare_long(raw, patient="id", time="t", score="s", caller="test")
-    # "pre" appears first in the data, so it comes first for every patient.
-    assert long.frame["time"].tolist() == ["pre", "post", "pre", "post"]
-    assert long.frame["score"].tolist() == [1.0, 2.0, 4.0, 3.0]
+    assert long.frame["time"].tolist() == ["baseline", "week8", "baseline", "week4", "week8"]
+    assert long.frame["score"].tolist() == [20.0, 10.0, 18.0, 12.0, 25.0]
+
+
+def test_text_occasions_in_contradicting_orders_are_an_error():
+    raw = pd.DataFrame({"id": [1, 1, 2, 2], "t": ["pre", "post", "post", "pre"], "s": [1, 2, 3, 4]})
+    with pytest.raises(exc.InvalidValueError, match=r"different order .*ordered=True"):
+        prepare_long(raw, patient="id", time="t", score="s", caller="test")
+
+
+def test_unordered_numeric_categories_order_by_value():
+    times = pd.Categorical([3, 1, 2, 1, 2, 3])
+    raw = pd.DataFrame({"id": [1, 1, 1, 2, 2, 2], "t": times, "s": [5, 20, 15, 20, 15, 5]})
+    long = prepare_long(raw, patient="id", time="t", score="s", caller="test")
+    assert long.frame["score"].tolist() == [20.0, 15.0, 5.0, 20.0, 15.0, 5.0]
 
 
 def test_ordered_categorical_occasions_follow_categories():
