@@ -77,11 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, *, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV; ids stay text (``00012`` is not ``12``); ``;`` or tab separators are found."""
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     try:
-        return pd.read_csv(path)
+        with path.open(encoding="utf-8-sig") as handle:
+            header = handle.readline()
+        separator = max([",", ";", "\t"], key=header.count)
+        return pd.read_csv(
+            path, sep=separator, dtype={c: str for c in text_columns}, encoding="utf-8-sig"
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise ValueError(f"could not read {path} as CSV: {first_line}") from error
@@ -112,7 +118,7 @@ def _load(
         secondary = {"gad7": "gad7", "bhs": "bhs"}
         options["secondary"] = {c: i for c, i in secondary.items() if c in data.columns}
     else:
-        data = _read_csv(args.file)
+        data = _read_csv(args.file, text_columns=(args.patient,))
         options["score"] = "score"
     if args.score:
         options["score"] = args.score
@@ -124,35 +130,41 @@ def _load(
     if args.secondary:
         options["secondary"] = _secondary(args.secondary)
     if args.medications:
-        medications = _read_csv(args.medications)
+        medications = _read_csv(args.medications, text_columns=("patient",))
     return data, medications, options
 
 
-def _report(
-    data: pd.DataFrame,
-    change: pd.DataFrame,
-    events: pd.DataFrame,
-    patients: pd.DataFrame,
-    source: str,
-) -> str:
+def _change_section(change: pd.DataFrame | str) -> list[str]:
+    """The reliable-change part of the report (or why it could not be computed)."""
     from .core.summary import change_summary
 
-    lines = [f"iatrogenic {__version__} screen of {source}"]
+    if isinstance(change, str):
+        return ["", f"Reliable change from first to last score: not computed ({change})"]
     evaluated = int(change["reason"].isna().sum())
-    lines.append(
-        f"{len(data)} rows, {len(change)} patients ({evaluated} with a pre and a post score)"
-    )
-    reasons = change["reason"].dropna().value_counts()
-    for reason, count in reasons.items():
+    lines = [f"  {evaluated} patients with a pre and a post score"]
+    for reason, count in change["reason"].dropna().value_counts().items():
         lines.append(f"  not evaluated: {count} patients ({reason})")
-    lines.append("")
     method = change.attrs.get("method", "")
     cutoff = change.attrs.get("cutoff")
     with_cutoff = f", clinical cut-off {cutoff:g}" if cutoff is not None else ""
+    lines.append("")
     lines.append(f"Reliable change from first to last score ({method}{with_cutoff}):")
     summary = change_summary(change)
     for category, n, percent in summary[["category", "n", "percent"]].itertuples(index=False):
         lines.append(f"  {category!s:<14}{int(n):>7}  {100 * float(percent):5.1f}%")
+    return lines
+
+
+def _report(
+    data: pd.DataFrame,
+    change: pd.DataFrame | str,
+    events: pd.DataFrame,
+    patients: pd.DataFrame,
+    source: str,
+) -> str:
+    lines = [f"iatrogenic {__version__} screen of {source}"]
+    lines.append(f"{len(data)} rows, {len(patients)} patients")
+    lines.extend(_change_section(change))
     lines.append("")
     lines.append("Events by detector:")
     if len(events):
@@ -208,7 +220,11 @@ def _screen(args: argparse.Namespace) -> int:
         "instrument": options.pop("instrument", None),
         "better": args.better,
     }
-    detectors = args.detectors.split(",") if args.detectors != "all" else "all"
+    detectors = (
+        [name.strip() for name in args.detectors.split(",") if name.strip()]
+        if args.detectors != "all"
+        else "all"
+    )
     events, patients = screen(
         data, detectors=detectors, medications=medications, summary=True, **common, **options
     )
@@ -216,17 +232,18 @@ def _screen(args: argparse.Namespace) -> int:
     cutoff: Literal["caseness"] | None = (
         "caseness" if inst is not None and inst.caseness is not None else None
     )
-    change = reliable_change(data, **common, cutoff=cutoff)
+    try:
+        change: pd.DataFrame | str = reliable_change(data, **common, cutoff=cutoff)
+    except IatrogenicError as error:  # the screen ran; say why this section could not
+        change = " ".join(str(error).split())
 
     source = "the bundled example data" if args.example else str(args.file)
     report = _report(data, change, events, patients, source)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    outputs = {
-        "events.csv": events,
-        "patients.csv": patients,
-        "reliable_change.csv": change,
-    }
+    outputs = {"events.csv": events, "patients.csv": patients}
+    if isinstance(change, pd.DataFrame):
+        outputs["reliable_change.csv"] = change
     for name, table in outputs.items():
         table.to_csv(out / name, index=False)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")

@@ -96,3 +96,26 @@ def test_console_script_entry_point(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "events.csv").exists()
+
+
+def test_semicolon_file_zero_padded_ids_and_spaced_detector_names(tmp_path, capsys):
+    path = tmp_path / "visits.csv"
+    path.write_text("patient;session;score\n001;1;10\n001;2;17\n002;1;12\n002;2;20\n")
+    out = tmp_path / "out"
+    status = main(["screen", str(path), "--instrument", "phq9", "--out", str(out),
+                   "--detectors", "reliable_deterioration, sudden_loss"])
+    assert status == 0, capsys.readouterr().err
+    events = pd.read_csv(out / "events.csv", dtype={"patient": str})
+    assert events["patient"].tolist() == ["001", "002"]  # ids kept as written
+    patients = pd.read_csv(out / "patients.csv", dtype={"patient": str})
+    assert patients["patient"].tolist() == ["001", "002"]
+
+
+def test_reliable_change_that_cannot_be_computed_does_not_stop_the_screen(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("patient,session,score\n1,1,10\n1,2,12\n1,3,20\n")
+    out = tmp_path / "out"
+    assert main(["screen", str(path), "--instrument", "phq9", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Reliable change from first to last score: not computed" in printed
+    assert (out / "events.csv").exists() and not (out / "reliable_change.csv").exists()

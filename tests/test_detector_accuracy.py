@@ -31,7 +31,7 @@ N_PATIENTS = 2000
 # comments (sensitivity, PPV; seed 5, 2,000 patients).
 ALARM_BOUNDS: dict[str, tuple[str, float, float]] = {
     "alliance_rupture": ("alliance_rupture", 0.95, 0.95),  # 1.000, 1.000
-    "reliable_deterioration": ("deterioration", 0.90, 0.45),  # 0.962, 0.554
+    "reliable_deterioration": ("deterioration", 0.90, 0.55),  # 0.938, 0.667 (PHQ-9: 6-point rule)
     "disengagement": ("disengagement", 0.55, 0.38),  # 0.662, 0.469
     "dependency": ("dependency", 0.08, 0.90),  # 0.125, 1.000 (mostly warnings, see below)
     "medication_burden": ("medication", 0.38, 0.92),  # 0.460, 1.000 (mostly warnings)

@@ -173,3 +173,21 @@ def test_screen_summary_of_hand_made_events():
     assert table["first_alarm_session"].tolist()[0] == 5
     with pytest.raises(exc.ParameterError, match="missing from 'patients'"):
         ia.screen_summary(events, ["x"])
+
+
+def test_auto_rule_uses_the_published_rule_when_the_instrument_has_no_sd():
+    # PHQ-9 has no SD in the registry: "auto" takes its 6-point rule, the same for any batch.
+    data = _course({"a": [10, 16]})
+    events = ia.screen(data, instrument="phq9", detectors=["reliable_deterioration"])
+    assert events["threshold"].tolist() == [6.0]
+    assert "fixed rule: >= 6 points" in events["evidence"].iloc[0]
+
+
+def test_one_patient_without_an_sd_is_skipped_not_fatal():
+    data = _course({"a": [10, 12, 20]})
+    # The RCI asked for explicitly, no SD given, one patient: no SD can be had from the data.
+    detector = ia.get_detector("reliable_deterioration", rule="statistical")
+    events = ia.screen(data, detectors=[detector, "sudden_loss"], instrument="phq9")
+    (skip,) = [s for s in events.attrs["skipped"] if s["detector"] == "reliable_deterioration"]
+    assert "an SD for the reliable change index" in skip["reason"]
+    assert "sudden_loss" in events.attrs["detectors"]

@@ -20,7 +20,7 @@ from .._validation import (
     check_positive,
     describe_rows,
 )
-from ..exceptions import ColumnTypeError, InvalidValueError, ParameterError, ParameterTypeError
+from ..exceptions import ColumnTypeError, InvalidValueError, ParameterTypeError
 from ._sequences import (
     column_values,
     group_starts,
@@ -184,15 +184,12 @@ def score_course(data: ScreenInput, reliable: ReliableDeterioration) -> ScoreCou
 
     intake_scores = np.full(long.n_patients, np.nan)
     intake_scores[has_intake] = scores[intake_of_patient[has_intake]]
-    try:
-        threshold: float | None = reliable._threshold(data, intake_scores)
-    except ParameterError:  # no reliability, no fixed rule: the caller says what is missing
-        threshold = None
+    threshold = reliable._threshold(data, intake_scores)
     if threshold is not None and not np.isfinite(threshold):
         threshold = None
     if threshold is None:
         rule = "no reliable-change rule (pass instrument=, reliability= or points=)"
-    elif reliable.rule == "fixed":
+    elif reliable.resolved_rule(data) == "fixed":
         rule = f"fixed rule: >= {threshold:g} points"
     else:
         rule = f"RCI critical difference {threshold:.2f} points at alpha {reliable.alpha:g}"
@@ -201,7 +198,7 @@ def score_course(data: ScreenInput, reliable: ReliableDeterioration) -> ScoreCou
         latest_row=latest,
         worsening=worsening,
         threshold=threshold,
-        inclusive=reliable.boundary == "inclusive",
+        inclusive=reliable.resolved_boundary(data) == "inclusive",
         rule=rule,
     )
 

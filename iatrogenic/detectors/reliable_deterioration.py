@@ -14,6 +14,17 @@ from .registry import register_detector
 __all__ = ["ReliableDeterioration"]
 
 
+def _intake_scores(data: ScreenInput) -> np.ndarray:
+    """Each patient's first observed score (NaN for a patient with none)."""
+    scores = data.long.frame["score"].to_numpy()
+    rows = np.flatnonzero(~np.isnan(scores))
+    codes = data.long.codes[rows]
+    first = np.r_[True, codes[1:] != codes[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    intake = np.full(data.long.n_patients, np.nan)
+    intake[codes[first]] = scores[rows[first]]
+    return intake
+
+
 @register_detector
 class ReliableDeterioration(Detector):
     """Flag the session at which a patient's score becomes reliably worse than at intake.
@@ -21,7 +32,10 @@ class ReliableDeterioration(Detector):
     At every session with a score, the change from the patient's first observed score (intake) is
     compared with the Jacobson & Truax (1991) critical difference
     ``z(1 - alpha/2) * sd * sqrt(2 * (1 - reliability))``, or with the instrument's published fixed
-    rule (``rule="fixed"``, e.g. 6 points on the PHQ-9). An alarm is raised each time the patient
+    rule (e.g. 6 points on the PHQ-9). By default (``rule="auto"``) the RCI is used when an SD is
+    known (``sd=`` or the instrument's), else the instrument's published rule, else the RCI with
+    the SD of all patients' intake scores; the first two keep every patient's result independent
+    of who else is in the batch. An alarm is raised each time the patient
     enters the deteriorated state (so a patient who recovers and deteriorates again is flagged
     again). The evidence says "harmed" when the patient also crossed from the functional into the
     clinical range of the instrument.
@@ -36,8 +50,9 @@ class ReliableDeterioration(Detector):
         SD for the RCI; default the instrument's, else the SD of all patients' intake scores.
     alpha : float, default 0.05
         Two-sided significance level of the RCI (0.05 gives z = 1.96).
-    rule : {"statistical", "fixed"}, default "statistical"
-        ``"fixed"`` uses ``points`` or the instrument's published reliable-change threshold.
+    rule : {"auto", "statistical", "fixed"}, default "auto"
+        ``"statistical"``: the RCI; ``"fixed"``: ``points`` or the instrument's published
+        reliable-change threshold; ``"auto"``: as described above.
     points : float, optional
         Fixed threshold in points for ``rule="fixed"``.
     boundary : {"strict", "inclusive"}, optional
@@ -79,7 +94,7 @@ class ReliableDeterioration(Detector):
         reliability: float | None = None,
         sd: float | None = None,
         alpha: float = 0.05,
-        rule: str = "statistical",
+        rule: str = "auto",
         points: float | None = None,
         boundary: str | None = None,
     ) -> None:
@@ -89,27 +104,52 @@ class ReliableDeterioration(Detector):
         )
         self.sd = check_positive(sd, name="sd", caller=caller, allow_none=True)
         self.alpha = check_fraction(alpha, name="alpha", caller=caller)
-        self.rule = check_choice(rule, ["statistical", "fixed"], name="rule", caller=caller)
-        self.points = check_positive(points, name="points", caller=caller, allow_none=True)
-        if boundary is None:
-            boundary = "inclusive" if self.rule == "fixed" else "strict"
-        self.boundary = check_choice(
-            boundary, ["strict", "inclusive"], name="boundary", caller=caller
+        self.rule = check_choice(
+            rule, ["auto", "statistical", "fixed"], name="rule", caller=caller
         )
+        self.points = check_positive(points, name="points", caller=caller, allow_none=True)
+        self.boundary = (
+            None
+            if boundary is None
+            else check_choice(boundary, ["strict", "inclusive"], name="boundary", caller=caller)
+        )
+
+    def resolved_rule(self, data: ScreenInput) -> str:
+        """The rule applied to ``data``: ``"statistical"`` or ``"fixed"``."""
+        if self.rule != "auto":
+            return self.rule
+        instrument = data.instrument
+        has_sd = self.sd is not None or (instrument is not None and instrument.sd is not None)
+        has_fixed = self.points is not None or (
+            instrument is not None and instrument.fixed_rule is not None
+        )
+        return "fixed" if has_fixed and not has_sd else "statistical"
+
+    def resolved_boundary(self, data: ScreenInput) -> str:
+        """Strict for the RCI (as clinicalsignificance), inclusive for published fixed rules."""
+        if self.boundary is not None:
+            return self.boundary
+        return "inclusive" if self.resolved_rule(data) == "fixed" else "strict"
 
     def missing_inputs(self, data: ScreenInput) -> list[str]:
         missing = super().missing_inputs(data)
         instrument = data.instrument
-        if self.rule == "fixed":
+        if self.resolved_rule(data) == "fixed":
             if self.points is None and (instrument is None or instrument.fixed_rule is None):
                 missing.append("points (a fixed reliable-change rule: pass points= or instrument=)")
         elif self.reliability is None and (instrument is None or instrument.reliability is None):
             missing.append("reliability (pass instrument= or reliability=)")
+        elif not missing and self._threshold(data, _intake_scores(data)) is None:
+            missing.append(
+                "an SD for the reliable change index (pass sd=, an instrument with an SD or a "
+                "fixed rule; the intake scores here are too few or all equal to give one)"
+            )
         return missing
 
-    def _threshold(self, data: ScreenInput, intake: np.ndarray) -> float:
+    def _threshold(self, data: ScreenInput, intake: np.ndarray) -> float | None:
+        """The change in points that counts as reliable; None when no SD can be had."""
         instrument = data.instrument
-        if self.rule == "fixed":
+        if self.resolved_rule(data) == "fixed":
             if self.points is not None:
                 return float(self.points)
             if instrument is not None and instrument.fixed_rule is not None:
@@ -122,10 +162,7 @@ class ReliableDeterioration(Detector):
             observed = intake[~np.isnan(intake)]
             sd = float(np.std(observed, ddof=1)) if len(observed) > 1 else float("nan")
         if reliability is None or not np.isfinite(sd) or sd <= 0:
-            raise ParameterError(
-                "ReliableDeterioration needs a reliability and a positive SD: pass instrument=, "
-                "or reliability= and sd= (the SD of intake scores could not be computed)."
-            )
+            return None
         return critical_difference(sd, reliability, alpha=self.alpha)
 
     def detect(self, data: ScreenInput) -> pd.DataFrame:
@@ -142,11 +179,16 @@ class ReliableDeterioration(Detector):
         intake_by_patient = np.full(data.long.n_patients, np.nan)
         intake_by_patient[row_codes[first_of_patient]] = scores[rows[first_of_patient]]
         threshold = self._threshold(data, intake_by_patient)
+        if threshold is None:
+            raise ParameterError(
+                "ReliableDeterioration needs a reliability and a positive SD: pass instrument=, "
+                "or reliability= and sd= (the SD of intake scores could not be computed)."
+            )
 
         intake = intake_by_patient[row_codes]
         sign = 1.0 if data.better == "lower" else -1.0
         worsening = sign * (scores[rows] - intake)
-        if self.boundary == "strict":
+        if self.resolved_boundary(data) == "strict":
             deteriorated = worsening > threshold
         else:
             deteriorated = worsening >= threshold
@@ -182,9 +224,10 @@ class ReliableDeterioration(Detector):
         frame = data.long.frame
         score = frame["score"].to_numpy()
         time = frame["time"].to_numpy()
+        inclusive = self.resolved_boundary(data) == "inclusive"
         rule = (
-            f"fixed rule: {'>=' if self.boundary == 'inclusive' else '>'} {threshold:g} points"
-            if self.rule == "fixed"
+            f"fixed rule: {'>=' if inclusive else '>'} {threshold:g} points"
+            if self.resolved_rule(data) == "fixed"
             else f"RCI critical difference {threshold:.2f} points at alpha {self.alpha:g}"
         )
         harmed = np.zeros(len(hits), dtype=bool)
