@@ -283,7 +283,7 @@ def describe_rows(frame: pd.DataFrame, positions: np.ndarray, columns: Sequence[
     shown = []
     for pos in positions[:MAX_ROWS_SHOWN]:
         values = ", ".join(f"{col}={_plain(frame[col].iloc[pos])!r}" for col in columns)
-        shown.append(f"index {frame.index[pos]!r} ({values})")
+        shown.append(f"index {_plain(frame.index[pos])!r} ({values})")
     noun = "row" if len(positions) == 1 else "rows"
     more = "; ..." if len(positions) > MAX_ROWS_SHOWN else ""
     return f"{len(positions)} {noun}, first: " + "; ".join(shown) + more
@@ -600,7 +600,8 @@ def prepare_long(
         # Rows already in order: share the caller's unchanged columns instead of copying them
         # (copy-on-write: neither side can then modify the other's data).
         for name, values in columns.items():
-            original = frame[sources.get(name) or name]
+            caller_column = sources.get(name)
+            original = frame[name if caller_column is None else caller_column]
             if (
                 isinstance(original.dtype, np.dtype)
                 and original.dtype == values.dtype

@@ -90,6 +90,15 @@ def _plain(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
 
 
 def _numeric(values: pd.Series, what: str) -> np.ndarray:
+    first = values.dropna().iloc[0] if values.notna().any() else None
+    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(
+        first, (pd.Timestamp, np.datetime64)
+    ):
+        raise InvalidValueError(
+            f"The {what} column of {_CALLER}() must hold session numbers, not dates (got "
+            f"{first!r}): delays and leads are counted in sessions. Suggestion: screen with "
+            "time='session' (the session number column) and keep dates in date=."
+        )
     number = pd.to_numeric(values, errors="coerce")
     bad = number.isna() & values.notna()
     if bad.any():

@@ -233,9 +233,20 @@ def screen(
         explicit["risk_item"] = default_risk
     options: dict[str, Any] = {}
     if items is not None:
+        if isinstance(items, str) or not isinstance(items, Iterable):
+            raise ParameterTypeError(
+                f"The 'items' parameter of {caller}() must be a list of item columns, e.g. "
+                f"items=['phq9_item1', 'phq9_item2']. Got {items!r} instead."
+            )
         check_columns(data, {f"items[{i}]": col for i, col in enumerate(items)}, caller=caller)
         options["items"] = list(items)
     if secondary is not None:
+        if not isinstance(secondary, Mapping):
+            raise ParameterTypeError(
+                f"The 'secondary' parameter of {caller}() must be a dict mapping each secondary "
+                "column to its instrument name (or None), e.g. secondary={'gad7': 'gad7', "
+                f"'bhs': 'bhs'}}. Got {secondary!r} instead."
+            )
         check_columns(data, {f"secondary[{col!r}]": col for col in secondary}, caller=caller)
         options["secondary"] = dict(secondary)
     carried = {**explicit, **{f"item:{c}": c for c in options.get("items", [])}}

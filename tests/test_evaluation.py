@@ -264,3 +264,13 @@ def test_targets_score_a_detector_against_another_truth_harm(case):
     assert by_name.loc["worsening_trajectory", "n_true"] == 1
     jump = evaluate(events, truth, data=data, targets={"sudden_worsening": "deterioration"})
     assert jump.set_index("detector").loc["jump", ["target", "fp"]].tolist() == ["deterioration", 1]
+
+
+def test_date_sessions_are_refused_with_a_clear_error():
+    events = pd.DataFrame(
+        {"patient": ["a"], "detector": ["d"], "harm": ["deterioration"],
+         "session": [pd.Timestamp("2024-01-08")], "level": ["alarm"]}
+    )
+    truth = pd.DataFrame({"patient": ["a"], "harm": ["deterioration"], "onset": [2]})
+    with pytest.raises(exc.InvalidValueError, match="not dates"):
+        evaluate(events, truth, patients=["a", "b"])

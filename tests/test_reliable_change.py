@@ -287,3 +287,10 @@ def test_direction_symmetry(values, method) -> None:
     assert higher["category"].tolist() == lower["category"].tolist()
     np.testing.assert_allclose(higher["rci"], -lower["rci"], rtol=1e-9, atol=1e-9)
     assert higher.attrs["cutoff"] == pytest.approx(-lower.attrs["cutoff"])
+
+
+def test_pre_after_post_is_an_error() -> None:
+    data = pd.DataFrame({"patient": [1, 1, 2, 2], "session": [1, 2, 1, 2],
+                         "score": [10.0, 12.0, 14.0, 20.0]})
+    with pytest.raises(ParameterError, match="comes after"):
+        reliable_change(data, pre=2, post=1, reliability=0.9, sd=5.0)

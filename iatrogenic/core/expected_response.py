@@ -608,8 +608,9 @@ class ExpectedResponseModel:
             time=time,
             score=score,
             caller=caller,
-            extra={c: c for c in self.covariates_},
-            numeric_extra=self.covariates_,
+            instrument=_instruments.get(self.instrument_) if self.instrument_ else None,
+            extra={f"covariates[{i}]": c for i, c in enumerate(self.covariates_)},
+            numeric_extra=[f"covariates[{i}]" for i in range(len(self.covariates_))],
         )
         return self._track_long(long, rules, caller)
 
@@ -1088,8 +1089,8 @@ def fit_expected_response(
         score=score,
         caller=_CALLER,
         instrument=inst,
-        extra={c: c for c in covs},
-        numeric_extra=covs,
+        extra={f"covariates[{i}]": c for i, c in enumerate(covs)},
+        numeric_extra=[f"covariates[{i}]" for i in range(len(covs))],
     )
     frame = long.frame
     t = _numeric_time(frame, time, _CALLER)

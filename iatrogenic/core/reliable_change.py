@@ -408,6 +408,15 @@ def reliable_change(
         pre_rows = _occasion_rows(frame["time"], pre, codes, n_pat, "pre")
     if post is not None:
         post_rows = _occasion_rows(frame["time"], post, codes, n_pat, "post")
+    if pre is not None and post is not None:
+        pre_key = order[pre_rows[pre_rows >= 0][0]]
+        post_key = order[post_rows[post_rows >= 0][0]]
+        if pre_key > post_key:
+            raise ParameterError(
+                f"The 'pre' occasion ({_plain(pre)!r}) passed to {_CALLER}() comes after the "
+                f"'post' occasion ({_plain(post)!r}) in the time column. Suggestion: swap them "
+                f"(pre={_plain(post)!r}, post={_plain(pre)!r})."
+            )
     if pre is None and post is None:
         first, last = _first_last(valid, starts, n_rows)
         pre_rows, post_rows = first, np.where(last > first, last, -1)
