@@ -191,3 +191,17 @@ def test_one_patient_without_an_sd_is_skipped_not_fatal():
     (skip,) = [s for s in events.attrs["skipped"] if s["detector"] == "reliable_deterioration"]
     assert "an SD for the reliable change index" in skip["reason"]
     assert "sudden_loss" in events.attrs["detectors"]
+
+
+def test_items_and_secondary_of_the_wrong_type():
+    data = _course({"a": [5, 15]}, item1=[0, 1], gad7=[3, 9])
+    with pytest.raises(exc.ParameterTypeError, match="list of item columns"):
+        ia.screen(data, items="item1")
+    with pytest.raises(exc.ParameterTypeError, match="dict mapping each secondary column"):
+        ia.screen(data, secondary=["gad7"])
+
+
+def test_track_checks_the_instrument_range():
+    data = _course({"a": [15, 40]})
+    with pytest.raises(exc.OutOfRangeError, match="instrument 'phq9'"):
+        ia.load_reference_model().track(data, score="score")
