@@ -50,7 +50,7 @@ def _resolve_detectors(detectors: str | Detector | Iterable[str | Detector]) -> 
 
 
 def _sort_events(events: pd.DataFrame, long: LongData) -> pd.DataFrame:
-    """Order events by patient (input order of patients), then session, then detector."""
+    """Order events by patient (as ``LongData.patients``), then session, then detector."""
     code = long.patients.get_indexer(pd.Index(events["patient"]))
     # The occasion order of each event's session, looked up among the rows of the patients with
     # events only: these are few, and the lookup turns sessions into Python objects.

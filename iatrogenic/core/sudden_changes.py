@@ -666,7 +666,7 @@ def sudden_changes(
     Returns
     -------
     DataFrame
-        One row per sudden change, sorted by patient (input order of ids) and occasion:
+        One row per sudden change, sorted by patient (by id when ids sort) and occasion:
 
         - ``patient``: patient id.
         - ``kind``: ``"gain"`` or ``"loss"``.
@@ -804,7 +804,7 @@ def sudden_changes_by_person(
     Returns
     -------
     DataFrame
-        One row per patient (input order of ids):
+        One row per patient (sorted by id when ids sort):
 
         - ``patient``, ``kind``: the patient and the kind of change searched.
         - ``has_event``: True when the patient has at least one change (``sg_crit123``).
@@ -873,9 +873,10 @@ def _by_person(
     n_events = np.bincount(codes, minlength=n)
     n_intervals = (iv.decided & iv.tested).sum(axis=1) if iv.tested.size else np.zeros(n, int)
     lengths = grid.lengths
-    reason = np.where(
-        lengths < 4,
-        "fewer than 4 occasions",
+    n_scores = (~np.isnan(grid.scores)).sum(axis=1)
+    reason = np.select(
+        [n_scores == 0, lengths < 4],
+        ["no observed score", "fewer than 4 occasions"],
         "no interval could be decided (too many missing scores around every interval)",
     ).astype(object)
     reason[n_intervals > 0] = None
