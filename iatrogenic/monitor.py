@@ -8,6 +8,7 @@ persist the whole monitor with :meth:`Monitor.to_json` and restore it with
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,16 +19,24 @@ import pandas as pd
 
 from . import _serialize
 from . import instruments as _instruments
-from ._validation import check_choice
+from ._validation import LongData, check_choice
 from .core.expected_response import (
     ExpectedResponseModel,
     _Resolved,
     _signal_one,
 )
-from .detectors.base import EVENT_COLUMNS, Detector, empty_events
+from .detectors.base import EVENT_COLUMNS, Detector, ScreenInput, empty_events
+from .detectors.disengagement import ATTENDANCE_VALUES, ENDING_VALUES
 from .detectors.off_track import OffTrack, off_track_evidence
 from .detectors.registry import get_detector
-from .exceptions import OutOfRangeError, ParameterError, ParameterTypeError
+from .detectors.risk_item import RiskItemSignal
+from .exceptions import (
+    ColumnTypeError,
+    InvalidValueError,
+    OutOfRangeError,
+    ParameterError,
+    ParameterTypeError,
+)
 
 __all__ = ["FAST_DETECTORS", "Monitor"]
 
@@ -39,10 +48,48 @@ OPTIONAL_COLUMNS = ("risk_item", "alliance", "attendance", "date", "therapist", 
 #: others a cheap test decides whether the session can raise an event at all, and only then is
 #: the detector run on the patient's history.
 FAST_DETECTORS = ("off_track", "reliable_deterioration", "risk_item")
+#: Optional columns that must hold numbers (as in the screen); values of the categorical ones.
+_NUMERIC_KEYWORDS = frozenset({"risk_item", "alliance", "age"})
+_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "attendance": ATTENDANCE_VALUES,
+    "ending": ENDING_VALUES,
+}
+
+
+#: What is wrong with a value: the error to raise and its message (without the value's place).
+_Problem = tuple[type[Exception], str]
 
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _patient_id(patient: Any, caller: str) -> Any:
+    """A patient id as a plain str or int, or a clear error (ids key a dict and go to JSON)."""
+    patient = _plain(patient)
+    if isinstance(patient, str) or (isinstance(patient, int) and not isinstance(patient, bool)):
+        return patient
+    raise ParameterTypeError(
+        f"The 'patient' parameter of {caller}() must be a patient id, a string or an integer. "
+        f"Got {patient!r} of type {type(patient).__name__} instead. Suggestion: pass one id "
+        "per call, e.g. str(patient_id)."
+    )
+
+
+def _given(check: str, name: str) -> str:
+    """How a message names an update's value: ``column 'x' (given as risk_item=)``."""
+    if check in OPTIONAL_COLUMNS:
+        return f"column {name!r} (given as {check}=)"
+    return f"column {name!r} (a covariate of the model)"
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN or NaT: a missing value (as pandas reads it)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return value is pd.NaT
 
 
 def _number(value: Any) -> float:
@@ -80,8 +127,11 @@ class Monitor:
     columns : dict, optional
         Optional screen inputs the updates carry, ``{keyword: column}`` with keywords among
         ``risk_item``, ``alliance``, ``attendance``, ``date``, ``therapist``, ``age``,
-        ``ending``; default the instrument's risk item (``{"risk_item": "phq9_item9"}``). The
-        updates pass the values as keyword arguments named by the column.
+        ``ending``. The instrument's risk item is added unless ``risk_item`` is given
+        (``{"risk_item": "phq9_item9"}`` for PHQ-9). The updates pass the values as keyword
+        arguments named by the column. A detector that needs an input missing here (e.g.
+        ``alliance_rupture`` without ``columns={"alliance": ...}``, or ``medication_burden``,
+        which needs a medication table) is an error at construction.
 
     Notes
     -----
@@ -91,6 +141,12 @@ class Monitor:
     must pass to raise anything (a score worse than intake; a non-zero risk item); only then is
     the detector run on the patient's history. Every other detector runs on the patient's
     history at every session (correct, but milliseconds per call).
+
+    **Failed updates change nothing.** An update is checked in full (patient id, session,
+    score and every further value, as :func:`~iatrogenic.screen` checks its columns) before
+    anything is recorded, and undone if a detector still fails, so an update that raises leaves
+    the monitor exactly as it was (``to_json()`` unchanged) and the same session can be sent
+    again, corrected.
 
     **Equivalence with the screen.** For detectors whose events depend only on the patient's
     own data, feeding a cohort session by session gives the events of
@@ -155,6 +211,7 @@ class Monitor:
         self.detectors: list[Detector] = [self._adopt(get_detector(d)) for d in detectors]
         if not self.detectors:
             raise ParameterError(f"The 'detectors' parameter of {caller}() is empty.")
+        self._check_inputs()
         self._kinds = [d.name if d.name in FAST_DETECTORS else "other" for d in self.detectors]
         self._resolved: list[_Resolved | None] = [
             model._resolve(d.rules) if isinstance(d, OffTrack) else None for d in self.detectors
@@ -167,13 +224,31 @@ class Monitor:
         self._neighbors = model.method_ == "neighbors"
         self._patients: dict[Any, dict[str, Any]] = {}
         self._empty = empty_events()
+        # The checks each update applies to its further values, by column name.
+        checks: dict[str, list[str]] = {}
+        for keyword, column in self.columns.items():
+            if keyword in _NUMERIC_KEYWORDS or keyword in _CATEGORIES or keyword == "date":
+                checks.setdefault(column, []).append(keyword)
+        for covariate in model.covariates_:
+            checks.setdefault(covariate, []).append("covariate")
+        self._checks: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in checks.items()}
+        highs = [self._risk_maximum(d) for d in self.detectors if isinstance(d, RiskItemSignal)]
+        self._risk_range: tuple[float, float | None] | None = None
+        if highs:
+            finite = [h for h in highs if h is not None]
+            self._risk_range = (0.0, min(finite) if finite else None)
 
     # -- construction helpers ----------------------------------------------------------------
 
     def _check_columns(self, columns: Mapping[str, str] | None) -> dict[str, str]:
         out: dict[str, str] = {}
         inst = self.instrument
-        if columns is None and inst is not None and inst.risk_item is not None:
+        if columns is not None and not isinstance(columns, Mapping):
+            raise ParameterTypeError(
+                "The 'columns' parameter of Monitor() must be a dict {keyword: column}, e.g. "
+                f"columns={{'alliance': 'srs'}}. Got {columns!r}."
+            )
+        if inst is not None and inst.risk_item is not None and "risk_item" not in (columns or {}):
             out["risk_item"] = inst.risk_item.column
         for keyword, column in (columns or {}).items():
             check_choice(keyword, OPTIONAL_COLUMNS, name="columns", caller="Monitor")
@@ -184,6 +259,64 @@ class Monitor:
                 )
             out[keyword] = column
         return out
+
+    def _check_inputs(self) -> None:
+        """Raise if a detector needs an input the monitor's updates will never carry."""
+        names = ["patient", "time", "score", *self.columns.values(), *self.model.covariates_]
+        frame = pd.DataFrame({name: pd.Series(dtype=np.float64) for name in dict.fromkeys(names)})
+        long = LongData(
+            frame=frame,
+            patients=pd.Index([]),
+            codes=np.zeros(0, dtype=np.int64),
+            order=np.zeros(0),
+            starts=np.zeros(1, dtype=np.int64),
+            columns={"patient": "patient", "time": "session", "score": "score"},
+        )
+        given = ScreenInput(
+            long=long, better=self.better, instrument=self.instrument, columns=dict(self.columns)
+        )
+        for detector in self.detectors:
+            missing = detector.missing_inputs(given)
+            if not missing:
+                continue
+            wanted = [
+                alternative
+                for need in detector.needs
+                for alternative in need.split("|")
+                if alternative in OPTIONAL_COLUMNS and alternative not in self.columns
+            ]
+            others = [
+                alternative
+                for need in detector.needs
+                for alternative in need.split("|")
+                if alternative not in OPTIONAL_COLUMNS and alternative != "score"
+            ]
+            message = (
+                f"Detector {detector.name!r} given to Monitor() needs {', '.join(missing)}, "
+                "which the monitor does not have."
+            )
+            if wanted and not others:
+                example = ", ".join(f"{k!r}: '<column>'" for k in wanted)
+                message += (
+                    f" Suggestion: name the column the updates will carry, e.g. "
+                    f"Monitor(model, detectors=[..., {detector.name!r}], columns={{{example}}}), "
+                    "then pass its value with each update, monitor.update(patient, session, "
+                    "score, <column>=value)."
+                )
+            elif others:
+                inputs = " or ".join(f"{other}=" for other in others)
+                message += (
+                    f" A monitor takes no {inputs} (inputs of ia.screen()): run this detector "
+                    "with ia.screen() on the accumulated data instead."
+                )
+            raise ParameterError(message)
+
+    def _risk_maximum(self, detector: RiskItemSignal) -> float | None:
+        """The highest value of the risk item ``detector`` accepts (None: no upper bound)."""
+        if detector.maximum is not None:
+            return float(detector.maximum)
+        item = self.instrument.risk_item if self.instrument is not None else None
+        return float(item.high) if item is not None else None
 
     def _adopt(self, detector: Detector) -> Detector:
         """Give ``off_track`` the monitor's model; give RCI deterioration a fixed SD."""
@@ -237,11 +370,49 @@ class Monitor:
             The new events of this patient at this session, with the columns of
             :func:`iatrogenic.screen` (``patient, detector, harm, session, level, value,
             threshold, evidence``), in the order of the detectors; no rows when nothing fires.
+
+        Raises
+        ------
+        ParameterTypeError, ParameterError, OutOfRangeError, ColumnTypeError, InvalidValueError
+            A bad patient id (not a str or int), session (not a number, or not after the
+            patient's last one), score (not a number, outside the instrument's range) or further
+            value (a number column holding text, an infinite value, a risk item outside the
+            item's range, an attendance or ending value not allowed, a date that cannot be
+            read). The monitor is then left unchanged.
         """
-        patient = _plain(patient)
+        caller = "Monitor.update"
+        patient = _patient_id(patient, caller)
+        session = _plain(session)
+        if (
+            isinstance(session, bool)
+            or not isinstance(session, (int, float))
+            or not math.isfinite(session)
+        ):
+            raise ParameterTypeError(
+                f"The 'session' parameter of {caller}() must be a finite number (session "
+                f"number or time since a fixed origin). Got {session!r}."
+            )
         state = self._patients.get(patient)
+        if state is not None:
+            sessions = state["sessions"]
+            if sessions and session <= sessions[-1]:
+                raise ParameterError(
+                    f"{caller}() got session {session!r} for patient {patient!r}, whose last "
+                    f"session is {sessions[-1]!r}: sessions must arrive in increasing order."
+                )
+        y = _number(score)
+        inst = self.instrument
+        if inst is not None and y == y and not inst.low <= y <= inst.high:
+            raise OutOfRangeError(
+                f"{caller}() got score {score!r} for patient {patient!r} at session "
+                f"{session!r}, outside the range of instrument {inst.name!r}, "
+                f"[{inst.low:g}, {inst.high:g}]."
+            )
+        values = self._check_values(columns, state, patient, session) if columns else columns
+        # Everything is valid: record the session, run the detectors, and undo the whole
+        # update if anything still fails, so that a failed call leaves the state unchanged.
+        new = state is None
         if state is None:
-            _serialize.encode_scalar(patient)  # a JSON-safe id, or a clear error
             state = {
                 "sessions": [],
                 "scores": [],
@@ -252,44 +423,44 @@ class Monitor:
                 "levels": [0] * len(self.detectors),
             }
             self._patients[patient] = state
-        session = _plain(session)
-        if (
-            isinstance(session, bool)
-            or not isinstance(session, (int, float))
-            or not math.isfinite(session)
-        ):
-            raise ParameterTypeError(
-                f"The 'session' parameter of Monitor.update() must be a finite number (session "
-                f"number or time since a fixed origin). Got {session!r}."
-            )
-        sessions = state["sessions"]
-        if sessions and session <= sessions[-1]:
-            raise ParameterError(
-                f"Monitor.update() got session {session!r} for patient {patient!r}, whose last "
-                f"session is {sessions[-1]!r}: sessions must arrive in increasing order."
-            )
-        y = _number(score)
-        inst = self.instrument
-        if inst is not None and y == y and not inst.low <= y <= inst.high:
-            raise OutOfRangeError(
-                f"Monitor.update() got score {score!r} for patient {patient!r} at session "
-                f"{session!r}, outside the range of instrument {inst.name!r}, "
-                f"[{inst.low:g}, {inst.high:g}]."
-            )
-        for name in columns:
-            if name in _RESERVED:
-                raise ParameterError(
-                    f"Monitor.update() got a column named {name!r}; that name is reserved."
-                )
-        n_before = len(sessions)
-        sessions.append(session)
+        extra = state["extra"]
+        n_before = len(state["sessions"])
+        n_extra = len(extra)
+        saved = (state["intake"], state["intake_session"], state["params"], list(state["levels"]))
+        try:
+            return self._record(state, patient, session, y, values, n_before)
+        except BaseException:
+            if new:
+                del self._patients[patient]
+            else:
+                del state["sessions"][n_before:]
+                del state["scores"][n_before:]
+                for name in list(extra)[n_extra:]:
+                    del extra[name]
+                for column in extra.values():
+                    del column[n_before:]
+                state["intake"], state["intake_session"], state["params"] = saved[:3]
+                state["levels"][:] = saved[3]
+            raise
+
+    def _record(
+        self,
+        state: dict[str, Any],
+        patient: Any,
+        session: Any,
+        y: float,
+        columns: Mapping[str, Any],
+        n_before: int,
+    ) -> pd.DataFrame:
+        """Append a validated session to ``state`` and return its events (may modify state)."""
+        state["sessions"].append(session)
         state["scores"].append(y)
         extra = state["extra"]
         for name, value in columns.items():
             column = extra.get(name)
             if column is None:
                 column = extra[name] = [None] * n_before
-            column.append(_plain(value))
+            column.append(value)
         for column in extra.values():
             if len(column) == n_before:
                 column.append(None)
@@ -306,6 +477,132 @@ class Monitor:
             return self._empty.copy()
         frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
         return frame.astype(EVENT_COLUMNS)
+
+    def _check_values(
+        self, columns: Mapping[str, Any], state: dict[str, Any] | None, patient: Any, session: Any
+    ) -> dict[str, Any]:
+        """The further values of an update, checked as the screen checks its columns.
+
+        Returns them as plain Python values (numeric text as float); raises on the first bad
+        one, naming the column, the patient and the session.
+        """
+        out: dict[str, Any] = {}
+        checks = self._checks
+        for name, raw in columns.items():
+            if name in _RESERVED:
+                raise ParameterError(
+                    f"Monitor.update() got a column named {name!r}; that name is reserved."
+                )
+            value = raw
+            problem: _Problem | None = None
+            if type(raw) is not float and type(raw) is not int:  # else the common case: done
+                value = pd.Timestamp(raw) if isinstance(raw, np.datetime64) else _plain(raw)
+                if value is pd.NA or value is pd.NaT:
+                    value = None
+            if not (value is None or isinstance(value, (int, float, str))):
+                try:
+                    _serialize.encode_scalar(value)
+                except ParameterTypeError:
+                    problem = (
+                        ParameterTypeError,
+                        "values must be numbers, strings, dates or None (missing), to be kept in "
+                        f"the monitor's JSON state; got type {type(value).__name__}.",
+                    )
+            if problem is None:
+                for check in checks.get(name, ()):
+                    value, problem = self._check_value(check, name, value, state)
+                    if problem is not None:
+                        problem = (problem[0], f"{_given(check, name)} {problem[1]}")
+                        break
+            if problem is not None:
+                error, text = problem
+                raise error(
+                    f"Monitor.update() got {name}={value!r} for patient {patient!r} at session "
+                    f"{session!r}; {text}"
+                )
+            out[name] = value
+        return out
+
+    def _check_value(
+        self, check: str, name: str, value: Any, state: dict[str, Any] | None
+    ) -> tuple[Any, _Problem | None]:
+        """``value`` checked (numbers as int or float), or what is wrong with it."""
+        if value is None or (type(value) is float and value != value):  # missing
+            return value, None
+        if check == "date":
+            return value, self._date_problem(name, value, state)
+        if check in _CATEGORIES:
+            allowed = _CATEGORIES[check]
+            if isinstance(value, str) and value.strip().lower() in allowed:
+                return value, None
+            return value, (
+                InvalidValueError,
+                f"must hold {', '.join(map(repr, allowed))} or None (missing). "
+                "Suggestion: recode the value, e.g. 'did not attend' -> 'dna'.",
+            )
+        # a number: the risk item, alliance, age, or a covariate of the model (NaN: missing)
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is None or isinstance(number, bool) or not isinstance(number, (int, float)):
+            return value, (
+                ColumnTypeError,
+                f"must hold numbers or None (missing); got type {type(value).__name__}.",
+            )
+        if number != number:
+            return number, None
+        if math.isinf(number):
+            return value, (
+                InvalidValueError,
+                "must be finite. Suggestion: pass None (missing) or a valid value.",
+            )
+        if check == "risk_item" and self._risk_range is not None:
+            low, high = self._risk_range
+            if number < low or (high is not None and number > high):
+                shown = "inf" if high is None else f"{high:g}"
+                return value, (
+                    OutOfRangeError,
+                    f"must be within the item's range [{low:g}, {shown}]. Suggestion: "
+                    "check that the value is the self-harm item scored from 0, or pass "
+                    "RiskItemSignal(maximum=...) for an item with another range.",
+                )
+        return number, None
+
+    @staticmethod
+    def _date_problem(name: str, value: Any, state: dict[str, Any] | None) -> _Problem | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, _dt.date)):
+            return (
+                ColumnTypeError,
+                "must hold dates (or day numbers) or None (missing); got type "
+                f"{type(value).__name__}.",
+            )
+        is_number = isinstance(value, (int, float))
+        if isinstance(value, (int, float)) and math.isinf(value):
+            return InvalidValueError, "must be finite."
+        if isinstance(value, str):
+            try:
+                parsed = not pd.isna(pd.Timestamp(value))
+            except (ValueError, TypeError, OverflowError):
+                parsed = False
+            if not parsed:
+                return (
+                    ColumnTypeError,
+                    "must hold dates. Suggestion: pass a datetime, a pd.Timestamp or "
+                    "an ISO date such as '2024-01-08'.",
+                )
+        earlier = state["extra"].get(name, ()) if state is not None else ()
+        first = next((v for v in earlier if not _is_missing(v)), None)
+        if first is not None and isinstance(first, (int, float)) != is_number:
+            kinds = ("day numbers", "dates") if is_number else ("dates", "day numbers")
+            return (
+                ColumnTypeError,
+                f"holds {kinds[1]} for this patient so far (e.g. {first!r}), not "
+                f"{kinds[0]}. Suggestion: pass every date the same way.",
+            )
+        return None
 
     def _off_track(
         self,
@@ -453,7 +750,7 @@ class Monitor:
 
     def history(self, patient: Any) -> pd.DataFrame:
         """The sessions recorded for ``patient``: ``patient, session, score`` and extra columns."""
-        patient = _plain(patient)
+        patient = _patient_id(patient, "Monitor.history")
         if patient not in self._patients:
             raise ParameterError(f"Monitor.history(): patient {patient!r} has no update yet.")
         state = self._patients[patient]

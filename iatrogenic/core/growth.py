@@ -368,13 +368,16 @@ def _grouped_stats(
     )
 
 
-def _evaluate_grouped(
-    theta: np.ndarray, st: _GroupedStats, reml: bool, *, gradient: bool = False
-) -> _Eval | None:
-    """:func:`_evaluate` on grouped statistics (``W`` is returned per group)."""
-    p, n = st.p, st.n
-    b0, b1 = st.b0, st.b1
-    g00, g01, g11 = b0[0], b0[1], b1[1]
+def _slope_weights(
+    theta: np.ndarray, g00: np.ndarray, g01: np.ndarray, g11: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``det M_i`` and ``W_i = Lambda M_i^-1 Lambda'`` (entries 00, 01, 11) of the linear
+    random-slope model, from ``theta`` and a patient's ``Z_i'Z_i = [[n_i, sum t], [sum t,
+    sum t^2]]`` (``M_i = I + Lambda' Z_i'Z_i Lambda``); elementwise, for patients or groups.
+
+    ``W_i`` gives the empirical-Bayes effects ``b_i = W_i Z_i'(y_i - X_i beta)`` and their
+    conditional covariance ``sigma^2 W_i``.
+    """
     l0, l1, l2 = float(theta[0]), float(theta[1]), float(theta[2])
     s00 = (l0 * l0) * g00 + (2.0 * l0 * l1) * g01 + (l1 * l1) * g11
     s01 = l2 * (l0 * g01 + l1 * g11)
@@ -386,6 +389,17 @@ def _evaluate_grouped(
     w00 = (l0 * l0) * i00
     w01 = l0 * (l1 * i00 + l2 * i01)
     w11 = (l1 * l1) * i00 + (2.0 * l1 * l2) * i01 + (l2 * l2) * i11
+    return det, w00, w01, w11
+
+
+def _evaluate_grouped(
+    theta: np.ndarray, st: _GroupedStats, reml: bool, *, gradient: bool = False
+) -> _Eval | None:
+    """:func:`_evaluate` on grouped statistics (``W`` is returned per group)."""
+    p, n = st.p, st.n
+    b0, b1 = st.b0, st.b1
+    g00, g01, g11 = b0[0], b0[1], b1[1]
+    det, w00, w01, w11 = _slope_weights(theta, g00, g01, g11)
     C = w00 * b0 + w01 * b1
     D = w01 * b0 + w11 * b1
     T = (n * b0) @ C.T + (n * b1) @ D.T
@@ -1302,7 +1316,7 @@ def _fit_slopes(
     fit = _fit_slopes_grouped(grouped, start=start, maxiter=maxiter)
     if fit is None:
         return None
-    slope, variance = _patient_slopes(fit, group, per_patient)
+    slope, variance = _patient_slopes(fit, per_patient)
     return {
         "patients": codes[starts],
         "n": np.diff(np.r_[starts, len(codes)]),
@@ -1319,9 +1333,9 @@ def _fit_slopes_grouped(
 ) -> dict[str, Any] | None:
     """REML fit of the linear random-slope model on grouped statistics (None if impossible).
 
-    Returns what :func:`_patient_slopes` needs: ``beta``, the per-group weights ``w01, w11``,
-    ``sigma2`` and ``var_fixed`` (``[X'V^-1X]^-1`` of the slope, in units of ``sigma^2``), plus
-    ``fixed`` (the slope's fixed effect), ``theta`` and ``converged``.
+    Returns what :func:`_patient_slopes` needs: ``theta``, ``beta``, ``sigma2`` and
+    ``var_fixed`` (``[X'V^-1X]^-1`` of the slope, in units of ``sigma^2``), plus ``fixed`` (the
+    slope's fixed effect) and ``converged``.
     """
     if st.n_obs < 4:
         return None
@@ -1330,11 +1344,8 @@ def _fit_slopes_grouped(
     except InvalidValueError:
         return None
     ev = fit.ev
-    _, w01, w11 = ev.W
     return {
         "beta": ev.beta,
-        "w01": w01,
-        "w11": w11,
         "sigma2": ev.r2 / (st.n_obs - st.p),
         "var_fixed": float(np.linalg.inv(ev.A)[1, 1]),
         "fixed": float(ev.beta[1]),
@@ -1345,17 +1356,19 @@ def _fit_slopes_grouped(
 
 def _patient_slopes(
     fit: dict[str, Any],
-    group: np.ndarray,
     per_patient: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Total slope ``beta_time + b_i`` and its variance for the patients given.
 
-    ``group`` and ``per_patient`` (``n_i, sum t, sum t^2, sum y, sum t y``) as for
-    :func:`_grouped_stats`, restricted to the patients wanted.
+    ``per_patient`` (``n_i, sum t, sum t^2, sum y, sum t y``) as for :func:`_grouped_stats`,
+    restricted to the patients wanted; they need not be the rows ``fit`` was fitted to. The
+    empirical-Bayes slope ``b_i`` is the closed form given the fit's ``theta``, ``beta`` and
+    ``sigma2`` (held fixed); its conditional variance is ``sigma2 * W_i[1, 1]``, and
+    ``Var(beta_time)`` is the fit's. On the fitted rows this is lme4's ``ranef`` + ``fixef``.
     """
     g00, g01, g11, y0, y1 = per_patient
     beta = fit["beta"]
-    w01, w11 = fit["w01"][group], fit["w11"][group]
+    _, _, w01, w11 = _slope_weights(fit["theta"], g00, g01, g11)
     # residual projections Z_i'(y_i - X_i beta)
     s0 = y0 - (beta[0] * g00 + beta[1] * g01)
     s1 = y1 - (beta[0] * g01 + beta[1] * g11)
