@@ -417,23 +417,9 @@ def evaluate(
             }
         )
 
+    rates = ("sensitivity", "specificity", "ppv", "npv")
     table = pd.DataFrame.from_records(
-        records,
-        columns=[
-            "detector",
-            "harm",
-            "target",
-            "n_patients",
-            "n_true",
-            "n_flagged",
-            "tp",
-            "fp",
-            "fn",
-            "tn",
-            "median_delay",
-            "flagged_before_onset",
-            "median_lead_to_end",
-        ],
+        records, columns=[c for c in EVALUATION_COLUMNS if not c.startswith(rates)]
     )
     counts = ["n_patients", "n_true", "n_flagged", "tp", "fp", "fn", "tn", "flagged_before_onset"]
     table[counts] = table[counts].astype(np.int64)
