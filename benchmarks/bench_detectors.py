@@ -25,7 +25,6 @@ one that fails is reported with its error instead of stopping the run.
 from __future__ import annotations
 
 import argparse
-import inspect
 import resource
 import time
 import tracemalloc
@@ -35,7 +34,6 @@ import numpy as np
 import pandas as pd
 
 import iatrogenic as ia
-from iatrogenic.datasets.simulate import ITEM_COLUMNS
 
 try:  # ia.evaluate once exported; the module either way
     from iatrogenic import evaluate  # type: ignore[attr-defined]
@@ -52,22 +50,8 @@ GOAL_MEMORY_RATIO = 4.0
 
 
 def screen_options(medications: pd.DataFrame) -> dict[str, Any]:
-    """The full screen call, keeping only the keywords this version of ``ia.screen`` takes."""
-    options: dict[str, Any] = {
-        "score": "phq9",
-        "instrument": "phq9",
-        "therapist": "therapist",
-        "attendance": "attendance",
-        "date": "date",
-        "alliance": "srs",
-        "age": "age",
-        "ending": "end_reason",
-        "items": list(ITEM_COLUMNS[:8]),  # item 9 is the risk item's
-        "secondary": {"bhs": "bhs", "gad7": "gad7"},
-        "medications": medications,
-    }
-    accepted = inspect.signature(ia.screen).parameters
-    return {key: value for key, value in options.items() if key in accepted}
+    """The full screen call on simulated data."""
+    return ia.datasets.screen_options(medications)
 
 
 def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:

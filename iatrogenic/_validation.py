@@ -30,6 +30,7 @@ from .instruments.registry import Instrument
 __all__ = [
     "LongData",
     "check_choice",
+    "check_column_list",
     "check_columns",
     "check_dataframe",
     "check_fraction",
@@ -38,6 +39,7 @@ __all__ = [
     "check_patient_level",
     "check_positive",
     "describe_rows",
+    "numeric_time",
     "prepare_long",
     "resolve_better",
 ]
@@ -210,6 +212,39 @@ def check_patient_level(
             f"one value ({int(changes.sum())} changes in all). Suggestion: pass a patient-level "
             "column only (e.g. intake score, treatment arm, therapist)."
         )
+
+
+def check_column_list(value: Any, *, name: str, caller: str) -> list[str]:
+    """A column name or list of column names as a list (None gives an empty list).
+
+    Examples
+    --------
+    >>> check_column_list("age", name="covariates", caller="fit_growth")
+    ['age']
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise ParameterTypeError(
+            f"The {name!r} parameter of {caller}() must be a column name or a list of column "
+            f"names. Got {value!r} instead."
+        )
+    return list(value)
+
+
+def numeric_time(long: LongData, *, caller: str) -> np.ndarray:
+    """The occasion column of validated data as numbers, for models of time."""
+    values = long.frame["time"]
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        raise ColumnTypeError(
+            f"Column {long.columns['time']!r} (given as time=) passed to {caller}() must be "
+            f"numeric (session number, weeks or days since intake); got dtype {values.dtype}. "
+            "Suggestion: number the sessions (data.groupby('patient').cumcount() + 1) or "
+            "convert dates to days ((data['date'] - data['date'].min()).dt.days)."
+        )
+    return values.to_numpy(dtype=np.float64)
 
 
 def check_pair(value: Any, *, name: str, caller: str) -> tuple[float, float] | None:

@@ -19,22 +19,8 @@ from .exceptions import IatrogenicError
 
 __all__ = ["main"]
 
-EXAMPLE_SCORE = "phq9"
-
-
 #: Column keywords of ``ia.screen`` that the command line takes as ``--keyword COLUMN``.
 COLUMN_OPTIONS = ("risk_item", "alliance", "attendance", "date", "therapist", "age", "ending")
-
-#: The example data's columns for those keywords.
-EXAMPLE_COLUMNS = {
-    "therapist": "therapist",
-    "attendance": "attendance",
-    "date": "date",
-    "alliance": "srs",
-    "age": "age",
-    "ending": "end_reason",
-}
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -112,11 +98,7 @@ def _load(
     if args.example:
         data = datasets.load_example()
         medications = datasets.load_example_medications()
-        options.update(score=EXAMPLE_SCORE, instrument=EXAMPLE_SCORE)
-        options.update({k: c for k, c in EXAMPLE_COLUMNS.items() if c in data.columns})
-        options["items"] = [c for c in data.columns if c.startswith("phq9_item")][:8]
-        secondary = {"gad7": "gad7", "bhs": "bhs"}
-        options["secondary"] = {c: i for c, i in secondary.items() if c in data.columns}
+        options.update(datasets.screen_options())
     else:
         data = _read_csv(args.file, text_columns=(args.patient,))
         options["score"] = "score"

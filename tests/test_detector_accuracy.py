@@ -22,7 +22,6 @@ import pandas as pd
 import pytest
 
 import iatrogenic as ia
-from iatrogenic.datasets.simulate import ITEM_COLUMNS
 from iatrogenic.evaluation import evaluate
 
 N_PATIENTS = 2000
@@ -55,18 +54,8 @@ def cohort() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     data, truth, medications = ia.datasets.simulate(
         n_patients=N_PATIENTS, n_therapists=40, seed=5, return_medications=True
     )
-    options = {
-        "score": "phq9",
-        "instrument": "phq9",
-        "therapist": "therapist",
-        "attendance": "attendance",
-        "date": "date",
-        "alliance": "srs",
-        "age": "age",
-        "ending": "end_reason",
-        "items": list(ITEM_COLUMNS[:8]),
-        "medications": medications,
-    }
+    options = ia.datasets.screen_options(medications)
+    del options["secondary"]  # BHS only for secondary_worsening: GAD-7 rises with other harms
     others = [name for name in ia.list_detectors()["name"] if name != "secondary_worsening"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ia.exceptions.DataQualityWarning)

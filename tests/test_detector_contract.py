@@ -30,13 +30,8 @@ def cohort() -> pd.DataFrame:
 def _screen(data: pd.DataFrame, name: str) -> pd.DataFrame:
     """Screen with every optional input the simulated cohort carries, so each detector runs."""
     medications = SIMULATED[2]
-    options: dict = {"score": "phq9", "instrument": "phq9", "therapist": "therapist"}
-    optional = {"attendance": "attendance", "date": "date", "alliance": "srs", "age": "age",
-                "ending": "end_reason"}
-    options.update({key: col for key, col in optional.items() if col in data.columns})
-    options["items"] = [f"phq9_item{i}" for i in range(1, 9)]
+    options = ia.datasets.screen_options(medications[medications["patient"].isin(data["patient"])])
     options["secondary"] = {"gad7": "gad7"}
-    options["medications"] = medications[medications["patient"].isin(data["patient"])]
     return ia.screen(data, detectors=[name], **options)
 
 

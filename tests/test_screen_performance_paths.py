@@ -115,8 +115,7 @@ def test_worsening_trajectory_with_dates_and_text_occasions():
     assert by_text["patient"].tolist() == by_number["patient"].tolist()
     np.testing.assert_allclose(by_text["value"], by_number["value"], rtol=1e-6)
     # Dates: screen() used to fail on merging the events' datetime sessions (fixed with issue 5).
-    # The model's time is then days since the earliest session, badly conditioned for a growth model, so only
-    # that the screen runs is checked here.
+    # Here only that the screen runs is checked; test_worsening_trajectory covers date sessions.
     dated = data.assign(session=pd.Timestamp("2024-01-01") + pd.to_timedelta(
         7 * data["session"], unit="D"))
     by_date = ia.screen(dated, detectors=["worsening_trajectory", "reliable_deterioration"],

@@ -28,15 +28,16 @@ from .. import _serialize
 from .. import instruments as _instruments
 from .._validation import (
     check_choice,
+    check_column_list,
     check_dataframe,
     check_fraction,
     check_number,
     check_positive,
+    numeric_time,
     prepare_long,
     resolve_better,
 )
 from ..exceptions import (
-    ColumnTypeError,
     EmptyDataError,
     InvalidValueError,
     ParameterError,
@@ -618,7 +619,7 @@ class ExpectedResponseModel:
         """:meth:`track` on validated long data (the frame has the covariate columns)."""
         resolved = self._resolve(rules)
         frame = long.frame
-        t = _numeric_time(frame, long.columns["time"], caller)
+        t = numeric_time(long, caller=caller)
         y = frame["score"].to_numpy(dtype=np.float64)
         codes = long.codes
         intake_p, t0_p, covs_p = _intake(long, y, t, self.covariates_)
@@ -773,17 +774,6 @@ def _local_moments(
     return mean, m, ratio
 
 
-def _numeric_time(frame: pd.DataFrame, column: str, caller: str) -> np.ndarray:
-    values = frame["time"]
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        raise ColumnTypeError(
-            f"Column {column!r} (given as time=) passed to {caller}() must be numeric (session "
-            f"number, weeks or days); got dtype {values.dtype}. Suggestion: number the sessions, "
-            "e.g. data.groupby('patient').cumcount() + 1."
-        )
-    return values.to_numpy(dtype=np.float64)
-
-
 def _intake(
     long: Any, y: np.ndarray, t: np.ndarray, covariates: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -898,23 +888,15 @@ def _signal_one(
 
 
 def _check_covariates(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-        raise ParameterTypeError(
-            f"The 'covariates' parameter of {_CALLER}() must be a column name or a list of "
-            f"column names. Got {value!r} instead."
-        )
-    for name in value:
+    names = check_column_list(value, name="covariates", caller=_CALLER)
+    for name in names:
         if name in _RESERVED:
             raise ParameterError(
                 f"The 'covariates' parameter of {_CALLER}() cannot name a column {name!r}: the "
                 f"names {', '.join(map(repr, _RESERVED))} are used internally. Suggestion: "
                 "rename the column."
             )
-    return list(value)
+    return names
 
 
 def fit_expected_response(
@@ -1093,7 +1075,7 @@ def fit_expected_response(
         numeric_extra=[f"covariates[{i}]" for i in range(len(covs))],
     )
     frame = long.frame
-    t = _numeric_time(frame, time, _CALLER)
+    t = numeric_time(long, caller=_CALLER)
     y = frame["score"].to_numpy(dtype=np.float64)
     intake_p, t0_p, covs_p = _intake(long, y, t, covs)
     codes = long.codes

@@ -24,14 +24,15 @@ from scipy import optimize, stats
 from .._validation import (
     LongData,
     check_choice,
+    check_column_list,
     check_fraction,
     check_number,
     check_patient_level,
     describe_rows,
+    numeric_time,
     prepare_long,
 )
 from ..exceptions import (
-    ColumnTypeError,
     ConvergenceWarning,
     EmptyDataError,
     InvalidValueError,
@@ -861,7 +862,7 @@ class GrowthModel:
             extra=extra,
         )
         frame = long.frame
-        t = _numeric_time(frame, long.columns["time"], caller)
+        t = numeric_time(long, caller=caller)
         _check_times(t, s.time_transform, frame, long.columns["time"])
         X = self._design(frame, t)
         mean = X @ s.beta
@@ -911,30 +912,6 @@ class GrowthModel:
 # ------------------------------------------------------------------------------------------------
 # Public entry point
 # ------------------------------------------------------------------------------------------------
-
-
-def _numeric_time(frame: pd.DataFrame, column: str, caller: str) -> np.ndarray:
-    values = frame["time"]
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        raise ColumnTypeError(
-            f"Column {column!r} (given as time=) passed to {caller}() must be numeric (session "
-            f"number, weeks or days since intake); got dtype {values.dtype}. Suggestion: convert "
-            "dates to days, e.g. (data['date'] - data['date'].min()).dt.days."
-        )
-    return values.to_numpy(dtype=np.float64)
-
-
-def _check_columns_list(value: Any, name: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-        raise ParameterTypeError(
-            f"The {name!r} parameter of {_CALLER}() must be a column name or a list of column "
-            f"names. Got {value!r} instead."
-        )
-    return list(value)
 
 
 def fit_growth(
@@ -1071,7 +1048,7 @@ def fit_growth(
             f"The 'knot' parameter of {_CALLER}() only applies to time_transform='piecewise'. "
             f"Got knot={knot!r} with time_transform={time_transform!r}."
         )
-    cov_list = _check_columns_list(covariates, "covariates")
+    cov_list = check_column_list(covariates, name="covariates", caller=_CALLER)
     if cluster is not None and not isinstance(cluster, str):
         raise ParameterTypeError(
             f"The 'cluster' parameter of {_CALLER}() must be a column name. Got {cluster!r}."
@@ -1089,7 +1066,7 @@ def fit_growth(
         data, patient=patient, time=time, score=score, caller=_CALLER, extra=extra
     )
     frame = long.frame
-    t = _numeric_time(frame, time, _CALLER)
+    t = numeric_time(long, caller=_CALLER)
     for keyword, column in [*(("covariates", c) for c in cov_list), ("cluster", cluster)]:
         if column is not None:
             check_patient_level(

@@ -12,12 +12,13 @@ Examples
 from __future__ import annotations
 
 from .example import list_datasets, load_example, load_example_medications, load_example_truth
-from .simulate import simulate
+from .simulate import screen_options, simulate
 
 __all__ = [
     "list_datasets",
     "load_example",
     "load_example_medications",
     "load_example_truth",
+    "screen_options",
     "simulate",
 ]

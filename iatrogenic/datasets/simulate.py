@@ -35,6 +35,7 @@ __all__ = [
     "MEDICATION_COLUMNS",
     "MEDICATION_PROBLEMS",
     "TRUTH_COLUMNS",
+    "screen_options",
     "simulate",
 ]
 
@@ -1441,3 +1442,48 @@ def simulate(
         )
         return data, truth, medications
     return data, truth
+
+
+def screen_options(medications: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The keyword arguments of :func:`iatrogenic.screen` that match the simulator's columns.
+
+    One place that says which simulated column feeds which input of the screen, so that every
+    detector can run on simulated or example data.
+
+    Parameters
+    ----------
+    medications : DataFrame, optional
+        The medication table (``simulate(..., return_medications=True)`` or
+        ``load_example_medications()``), passed through.
+
+    Returns
+    -------
+    dict
+        ``score="phq9"``, ``instrument="phq9"``, the optional columns (``therapist``,
+        ``attendance``, ``date``, ``alliance="srs"``, ``age``, ``ending="end_reason"``),
+        ``items`` (PHQ-9 items 1-8; item 9 is the risk item), ``secondary`` (BHS and GAD-7) and
+        ``medications`` when given.
+
+    Examples
+    --------
+    >>> import iatrogenic as ia
+    >>> data = ia.datasets.load_example()
+    >>> events = ia.screen(data, **ia.datasets.screen_options())
+    >>> "alliance_rupture" in events.attrs["detectors"]
+    True
+    """
+    options: dict[str, Any] = {
+        "score": "phq9",
+        "instrument": "phq9",
+        "therapist": "therapist",
+        "attendance": "attendance",
+        "date": "date",
+        "alliance": "srs",
+        "age": "age",
+        "ending": "end_reason",
+        "items": list(ITEM_COLUMNS[:8]),
+        "secondary": {"bhs": "bhs", "gad7": "gad7"},
+    }
+    if medications is not None:
+        options["medications"] = medications
+    return options
