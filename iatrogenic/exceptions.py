@@ -20,6 +20,7 @@ __all__ = [
     "OutOfRangeError",
     "ParameterError",
     "ParameterTypeError",
+    "SingularFitWarning",
     "UnknownNameError",
 ]
 
@@ -74,3 +75,11 @@ class DataQualityWarning(IatrogenicWarning):
 
 class ConvergenceWarning(IatrogenicWarning):
     """A model fit did not converge; the fitted object records the details."""
+
+
+class SingularFitWarning(IatrogenicWarning):
+    """A model fit converged on the boundary: a variance is 0 or a correlation is +-1.
+
+    The estimates are a verified optimum (not a failure), but the random-effects structure is
+    richer than the data support (lme4's "boundary (singular) fit").
+    """

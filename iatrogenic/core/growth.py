@@ -38,6 +38,7 @@ from ..exceptions import (
     InvalidValueError,
     ParameterError,
     ParameterTypeError,
+    SingularFitWarning,
 )
 
 __all__ = [
@@ -212,6 +213,7 @@ class _Eval:
     W: tuple[np.ndarray, ...] = ()
     vc: np.ndarray | None = None  # per cluster 1' V_k^-1 [X y] (patients' part), (n_clusters, a)
     grad: np.ndarray | None = None
+    Q: np.ndarray | None = None  # (q, q) gradient of the criterion with respect to Psi
 
 
 def _evaluate(
@@ -302,6 +304,7 @@ def _evaluate(
         lam = _lambda(theta, q)
         QL = 2.0 * (Q @ lam)
         ev.grad = np.array([QL[0, 0]]) if q == 1 else np.array([QL[0, 0], QL[1, 0], QL[1, 1]])
+        ev.Q = 0.5 * (Q + Q.T)
     return ev
 
 
@@ -442,6 +445,7 @@ def _evaluate_grouped(
             Q = Q - np.einsum("lm,jlkm->jk", a_inv, P)
         QL = 2.0 * (Q @ _lambda(theta, 2))
         ev.grad = np.array([QL[0, 0], QL[1, 0], QL[1, 1]])
+        ev.Q = 0.5 * (Q + Q.T)
     return ev
 
 
@@ -468,6 +472,93 @@ def _profile(
     return crit, r2, beta, A
 
 
+def _collinear_terms(XX: np.ndarray) -> list[int]:
+    """Fixed-effect terms (positions) that are linear combinations of the terms before them."""
+    d = np.sqrt(np.maximum(np.diag(XX), 0.0))
+    bad: list[int] = []
+    keep: list[int] = []
+    for j in range(len(d)):
+        if d[j] == 0.0:
+            bad.append(j)
+            continue
+        terms = [*keep, j]
+        scaled = XX[np.ix_(terms, terms)] / np.outer(d[terms], d[terms])
+        residual = scaled[-1, -1]
+        if keep:
+            residual -= scaled[-1, :-1] @ np.linalg.lstsq(scaled[:-1, :-1], scaled[:-1, -1],
+                                                          rcond=None)[0]
+        if residual <= 1e-10:
+            bad.append(j)
+        else:
+            keep.append(j)
+    return bad
+
+
+def _residual_limits(st: _Stats | _GroupedStats) -> tuple[float, float]:
+    """Residual sums of squares of the pooled least-squares fit (``theta = 0``) and of the fit
+    with every patient's own intercept (and slope) free (``theta -> infinity``).
+
+    When the second is 0 the scores lie exactly on each patient's own line: the residual
+    variance goes to 0 and the likelihood has no maximum.
+    """
+    p = st.p
+    XyXy = st.XyXy
+    pooled = XyXy - _within_projection(st)
+    rss = []
+    for G in (XyXy, pooled):
+        A, c = G[:p, :p], G[:p, p]
+        coef = np.linalg.lstsq(A, c, rcond=None)[0]
+        rss.append(max(0.0, float(G[p, p] - c @ coef)))
+    return rss[0], rss[1]
+
+
+def _within_projection(st: _Stats | _GroupedStats) -> np.ndarray:
+    """``sum_i B_i' (Z_i'Z_i)^+ B_i`` (``B_i = Z_i'[X y]``): the part of ``[X y]'[X y]`` that
+    the patients' own intercepts (and slopes) explain."""
+    if isinstance(st, _GroupedStats):
+        b0, b1, n = st.b0, st.b1, st.n
+        p00, p01, p11, _ = _pinv2(b0[0], b0[1], b1[1])
+        out = (n * p00 * b0) @ b0.T + (n * p01 * b0) @ b1.T + (n * p01 * b1) @ b0.T
+        out += (n * p11 * b1) @ b1.T
+        c00, c01, c11 = st.scatter
+        out[2, 2] += float(np.sum(p00 * c00 + 2.0 * p01 * c01 + p11 * c11))
+        return out
+    B0 = st.B[0]
+    if st.q == 1:
+        return (B0 / B0[0]) @ B0.T
+    B1 = st.B[1]
+    p00, p01, p11, _ = _pinv2(B0[0], B1[0], B1[1])
+    return (p00 * B0) @ B0.T + (p01 * B0) @ B1.T + (p01 * B1) @ B0.T + (p11 * B1) @ B1.T
+
+
+def _n_units(st: _Stats | _GroupedStats) -> int:
+    return round(float(np.sum(st.n))) if isinstance(st, _GroupedStats) else st.B[0].shape[1]
+
+
+def _design_problem(st: _Stats | _GroupedStats) -> tuple[str, Any] | None:
+    """Why the model cannot be estimated from these statistics, or None.
+
+    ``("patients", N)``: fewer than two patients (lme4: a grouping factor needs more than one
+    level). ``("collinear", positions)``: fixed-effect terms that are linear combinations of
+    earlier ones. ``("constant", None)``: the fixed effects fit every score exactly (e.g. all
+    scores equal). ``("exact", None)``: every patient's scores lie exactly on their own line
+    (intercept with ``random="intercept"``), so the residual variance is 0.
+    """
+    n_patients = _n_units(st)
+    if n_patients < 2:
+        return ("patients", n_patients)
+    bad = _collinear_terms(st.XyXy[: st.p, : st.p])
+    if bad:
+        return ("collinear", bad)
+    pooled, within = _residual_limits(st)
+    total = float(st.XyXy[st.p, st.p])
+    if pooled <= 1e-13 * total:
+        return ("constant", None)
+    if within <= 1e-12 * pooled:
+        return ("exact", None)
+    return None
+
+
 @dataclass
 class _Fit:
     theta: np.ndarray
@@ -476,6 +567,7 @@ class _Fit:
     n_iter: int
     n_eval: int
     message: str
+    n_starts: int = 1
 
 
 def _default_start(q: int, has_cluster: bool) -> np.ndarray:
@@ -493,9 +585,377 @@ def _diagonal_positions(q: int, has_cluster: bool) -> np.ndarray:
     return np.array(positions)
 
 
-def _criterion(theta: np.ndarray, st: _Stats | _GroupedStats, reml: bool) -> float:
-    ev = _evaluate(theta, st, reml)
-    return math.inf if ev is None else ev.crit
+def _is_singular(theta: np.ndarray, q: int, has_cluster: bool, tol: float = 1e-4) -> bool:
+    """lme4's ``isSingular(fit, tol = 1e-4)``: a bounded element of ``theta`` below ``tol``."""
+    return bool(np.any(theta[_diagonal_positions(q, has_cluster)] < tol))
+
+
+def _pinv2(g00: np.ndarray, g01: np.ndarray, g11: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Moore-Penrose inverse of symmetric PSD 2x2 matrices ``[[g00, g01], [g01, g11]]``.
+
+    Rank-deficient ones (a patient seen once, or always at the same time) have ``G^+ = G /
+    tr(G)^2``.
+    """
+    det = g00 * g11 - g01 * g01
+    trace = g00 + g11
+    full = det > 1e-10 * trace * trace
+    safe_det = np.where(full, det, 1.0)
+    rank1 = np.where(trace > 0, 1.0 / np.maximum(trace, 1e-300) ** 2, 0.0)
+    p00 = np.where(full, g11 / safe_det, g00 * rank1)
+    p01 = np.where(full, -g01 / safe_det, g01 * rank1)
+    p11 = np.where(full, g00 / safe_det, g11 * rank1)
+    return p00, p01, p11, full
+
+
+@dataclass
+class _Units:
+    """Patients (or groups of patients with the same times) as the optimiser's start needs them.
+
+    ``weight`` members share ``G = Z_i'Z_i``; ``s0, s1`` are the members' mean ``Z_i'r_i`` for
+    the OLS residuals ``r``; ``c00, c01, c11`` the members' centred scatter of it.
+    """
+
+    weight: np.ndarray
+    g00: np.ndarray
+    g01: np.ndarray
+    g11: np.ndarray
+    s0: np.ndarray
+    s1: np.ndarray
+    c00: np.ndarray
+    c01: np.ndarray
+    c11: np.ndarray
+
+
+def _units(st: _Stats | _GroupedStats, beta: np.ndarray) -> _Units:
+    p = st.p
+    if isinstance(st, _GroupedStats):
+        b0, b1 = st.b0, st.b1
+        c00, c01, c11 = st.scatter
+        return _Units(st.n, b0[0], b0[1], b1[1], b0[2] - beta @ b0[:2], b1[2] - beta @ b1[:2],
+                      c00, c01, c11)
+    B0 = st.B[0]
+    zeros = np.zeros(B0.shape[1])
+    s0 = B0[p] - beta @ B0[:p]
+    if st.q == 1:
+        return _Units(np.ones_like(zeros), B0[0], zeros, zeros, s0, zeros, zeros, zeros, zeros)
+    B1 = st.B[1]
+    return _Units(np.ones_like(zeros), B0[0], B1[0], B1[1], s0, B1[p] - beta @ B1[:p],
+                  zeros, zeros, zeros)
+
+
+def _moment_start(st: _Stats | _GroupedStats, has_cluster: bool) -> np.ndarray | None:
+    """An interior start from per-patient least squares (method of moments), or None.
+
+    Each patient's own OLS intercept (and slope) on the residuals of the pooled OLS fit varies
+    by ``Psi + sigma^2 (Z_i'Z_i)^-1``; the pooled within-patient residual variance estimates
+    ``sigma^2``. Eigenvalues are floored so that the start is inside the parameter space.
+    """
+    p, q = st.p, st.q
+    XX, Xy = st.XyXy[:p, :p], st.XyXy[:p, p]
+    try:
+        beta = np.linalg.solve(XX, Xy)
+    except np.linalg.LinAlgError:
+        return None
+    rss = float(st.XyXy[p, p] - Xy @ beta)
+    u = _units(st, beta)
+    w = u.weight
+    if q == 1:
+        usable = u.g00 > 0
+        inv = np.where(usable, 1.0 / np.where(usable, u.g00, 1.0), 0.0)
+        projected = float(w @ (inv * u.s0 * u.s0) + np.sum(inv * u.c00))
+        rank = float(np.sum(w * usable))
+    else:
+        p00, p01, p11, usable = _pinv2(u.g00, u.g01, u.g11)
+        projected = float(
+            w @ (p00 * u.s0 * u.s0 + 2 * p01 * u.s0 * u.s1 + p11 * u.s1 * u.s1)
+            + np.sum(p00 * u.c00 + 2 * p01 * u.c01 + p11 * u.c11)
+        )
+        rank = float(w @ np.where(usable, 2.0, np.where(u.g00 + u.g11 > 0, 1.0, 0.0)))
+    dof = st.n_obs - rank
+    if dof <= 0:
+        return None
+    sigma2 = (rss - projected) / dof
+    if not (sigma2 > 0 and np.isfinite(sigma2)):
+        return None
+    n_use = float(np.sum(w * usable))
+    if n_use < 2:
+        return None
+    wu = w * usable
+    if q == 1:
+        b = inv * u.s0
+        moment = float(wu @ (b * b) + np.sum(usable * inv * inv * u.c00)) / n_use
+        centre = float(wu @ b) / n_use
+        variance = moment - centre * centre - sigma2 * float(wu @ inv) / n_use
+        theta = np.array([math.sqrt(max(variance, 0.01 * sigma2) / sigma2)])
+    else:
+        b0 = p00 * u.s0 + p01 * u.s1
+        b1 = p01 * u.s0 + p11 * u.s1
+        # members' scatter mapped through G^+: sum_m (G^+ d_m)(G^+ d_m)'
+        m00 = p00 * p00 * u.c00 + 2 * p00 * p01 * u.c01 + p01 * p01 * u.c11
+        m01 = p00 * p01 * u.c00 + (p00 * p11 + p01 * p01) * u.c01 + p01 * p11 * u.c11
+        m11 = p01 * p01 * u.c00 + 2 * p01 * p11 * u.c01 + p11 * p11 * u.c11
+        mean = np.array([wu @ b0, wu @ b1]) / n_use
+        second = np.array(
+            [
+                [wu @ (b0 * b0) + usable @ m00, wu @ (b0 * b1) + usable @ m01],
+                [wu @ (b0 * b1) + usable @ m01, wu @ (b1 * b1) + usable @ m11],
+            ]
+        ) / n_use
+        noise = sigma2 * np.array([[wu @ p00, wu @ p01], [wu @ p01, wu @ p11]]) / n_use
+        psi = second - np.outer(mean, mean) - noise
+        values, vectors = np.linalg.eigh(0.5 * (psi + psi.T))
+        floor = max(0.05 * float(values[-1]), 0.01 * sigma2)
+        psi = (vectors * np.maximum(values, floor)) @ vectors.T
+        chol = np.linalg.cholesky(psi / sigma2)
+        theta = np.array([chol[0, 0], chol[1, 0], chol[1, 1]])
+    if not np.all(np.isfinite(theta)):
+        return None
+    return np.append(theta, 0.5) if has_cluster else theta
+
+
+class _Criterion:
+    """The profiled criterion of one fit as a function of ``theta``, with the steps that find
+    and verify its minimum (see :func:`_optimise`)."""
+
+    def __init__(self, st: _Stats | _GroupedStats, reml: bool, has_cluster: bool) -> None:
+        self.st, self.reml, self.q = st, reml, st.q
+        self.k = _n_theta(st.q) + (1 if has_cluster else 0)
+        self.diagonal = _diagonal_positions(st.q, has_cluster)
+        self.lower = np.full(self.k, -np.inf)
+        self.lower[self.diagonal] = 0.0
+        self.analytic = not has_cluster
+        self.n_eval = 0
+
+    def evaluate(self, x: np.ndarray, gradient: bool = False) -> _Eval | None:
+        self.n_eval += 1
+        return _evaluate(x, self.st, self.reml, gradient=gradient and self.analytic)
+
+    def value(self, x: np.ndarray) -> float:
+        ev = self.evaluate(x)
+        return math.inf if ev is None else ev.crit
+
+    def noise(self, crit: float) -> float:
+        """Rounding noise of the criterion: differences below it mean nothing."""
+        return 1e-11 * max(1.0, abs(crit))
+
+    @staticmethod
+    def _step(x: np.ndarray, relative: float) -> np.ndarray:
+        return relative * np.maximum(np.abs(x), 0.1)
+
+    def gradient(self, x: np.ndarray, ev: _Eval | None = None) -> np.ndarray | None:
+        if self.analytic:
+            if ev is None or ev.grad is None:
+                ev = self.evaluate(x, gradient=True)
+            return None if ev is None else ev.grad
+        h = self._step(x, 1e-5)
+        g = np.empty(self.k)
+        for j in range(self.k):
+            up, down = x.copy(), x.copy()
+            up[j] += h[j]
+            down[j] -= h[j]
+            g[j] = (self.value(up) - self.value(down)) / (2.0 * h[j])
+        return g if np.all(np.isfinite(g)) else None
+
+    def hessian(self, x: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+        """Second derivatives over the ``free`` coordinates by central differences (of the
+        analytic gradient where there is one)."""
+        idx = np.flatnonzero(free)
+        m = len(idx)
+        H = np.empty((m, m))
+        if self.analytic:
+            h = self._step(x, 1e-5)
+            for a, j in enumerate(idx):
+                up, down = x.copy(), x.copy()
+                up[j] += h[j]
+                down[j] -= h[j]
+                g_up, g_down = self.gradient(up), self.gradient(down)
+                if g_up is None or g_down is None:
+                    return None
+                H[:, a] = (g_up[idx] - g_down[idx]) / (2.0 * h[j])
+        else:
+            h = self._step(x, 1e-4)
+            f0 = self.value(x)
+            for a, j in enumerate(idx):
+                for b, m in enumerate(idx[: a + 1]):
+                    if j == m:
+                        up, down = x.copy(), x.copy()
+                        up[j] += h[j]
+                        down[j] -= h[j]
+                        H[a, a] = (self.value(up) - 2.0 * f0 + self.value(down)) / h[j] ** 2
+                        continue
+                    corners = []
+                    for sj, sm in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                        y = x.copy()
+                        y[j] += sj * h[j]
+                        y[m] += sm * h[m]
+                        corners.append(self.value(y))
+                    H[a, b] = H[b, a] = (corners[0] - corners[1] - corners[2] + corners[3]) / (
+                        4.0 * h[j] * h[m]
+                    )
+        H = 0.5 * (H + H.T)
+        return H if np.all(np.isfinite(H)) else None
+
+    def canonical(self, x: np.ndarray) -> np.ndarray:
+        """The same covariance with a canonical ``theta``: when the intercept's diagonal is 0,
+        ``Psi`` depends on ``theta[1]^2 + theta[2]^2`` only, so put it all in ``theta[2]``."""
+        x = x.copy()
+        if self.q == 2 and x[0] == 0.0 and x[1] != 0.0:
+            x[2], x[1] = math.hypot(x[1], x[2]), 0.0
+        return x
+
+    def lbfgs(self, x0: np.ndarray, maxiter: int) -> tuple[np.ndarray, int, str]:
+        """L-BFGS-B from ``x0``: the search. Its stopping flag is not trusted (see check)."""
+        base = self.evaluate(x0)
+        shift = 0.0 if base is None else base.crit
+        scale = max(1.0, float(self.st.n_obs))
+        k, analytic = self.k, self.analytic
+
+        def objective(x: np.ndarray) -> Any:
+            ev = self.evaluate(x, gradient=analytic)
+            if ev is None:
+                return (1e10, np.zeros(k)) if analytic else 1e10
+            value = (ev.crit - shift) / scale
+            if analytic and ev.grad is not None:
+                return value, ev.grad / scale
+            return value
+
+        result = optimize.minimize(
+            objective,
+            x0,
+            method="L-BFGS-B",
+            jac=True if analytic else "3-point",
+            bounds=optimize.Bounds(self.lower, np.full(k, np.inf)),
+            options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-10, "maxls": 50},
+        )
+        x = np.maximum(np.asarray(result.x, dtype=np.float64), self.lower)
+        return x, int(result.nit), str(result.message)
+
+    def free(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Coordinates that may move: off the bound, or on it with a descent direction inward."""
+        on_bound = x <= self.lower
+        return ~on_bound | (g < 0)
+
+    def newton(self, x: np.ndarray, steps: int) -> tuple[np.ndarray, int]:
+        """Newton steps (Hessian by differences, negative curvature reflected) until the step
+        is at rounding level: from the search's end this takes one to three steps and makes the
+        result independent of the start to ~1e-10."""
+        ev = self.evaluate(x, gradient=True)
+        if ev is None:
+            return x, 0
+        f = ev.crit
+        done = 0
+        for _ in range(steps):
+            g = self.gradient(x, ev)
+            if g is None:
+                break
+            free = self.free(x, g)
+            if not free.any():
+                break
+            H = self.hessian(x, free)
+            if H is None:
+                break
+            values, vectors = np.linalg.eigh(H)
+            floor = 1e-10 * max(1.0, float(np.max(np.abs(values))))
+            step_free = -vectors @ ((vectors.T @ g[free]) / np.maximum(np.abs(values), floor))
+            step = np.zeros(self.k)
+            step[free] = step_free
+            # stop at the bound rather than cross it
+            crossing = x + step < self.lower
+            t = 1.0
+            if crossing.any():
+                t = float(np.min((x[crossing] - self.lower[crossing]) / -step[crossing]))
+            accepted = None
+            for _ in range(40):
+                trial = np.maximum(x + t * step, self.lower)
+                if crossing.any() and t == 1.0:
+                    trial[crossing] = self.lower[crossing]
+                ev_new = self.evaluate(trial, gradient=True)
+                if ev_new is not None and ev_new.crit <= f + self.noise(f):
+                    accepted = (trial, ev_new)
+                    break
+                t *= 0.5
+            if accepted is None:
+                break
+            moved = float(np.max(np.abs(accepted[0] - x)))
+            gained = f - accepted[1].crit
+            x, ev = accepted
+            f = ev.crit
+            done += 1
+            if moved <= 1e-12 * (1.0 + float(np.max(np.abs(x)))) or gained <= self.noise(f):
+                break
+        return x, done
+
+    def escape_points(self, x: np.ndarray) -> list[np.ndarray]:
+        """Interior points next to a boundary solution, in every direction that leaves it."""
+        points = []
+        size = max(1.0, float(np.max(np.abs(x))))
+        for j in self.diagonal:
+            if x[j] > self.lower[j]:
+                continue
+            for delta in (1e-3, 1e-2, 1e-1, 1.0):
+                y = x.copy()
+                y[j] = delta * size
+                points.append(y)
+                if self.q == 2 and j == 0:
+                    for sign in (1.0, -1.0):
+                        z = y.copy()
+                        z[1] = sign * delta * size
+                        points.append(z)
+        return points
+
+    def check(self, x: np.ndarray) -> tuple[bool, str]:
+        """First- and second-order optimality at ``x`` (Karush-Kuhn-Tucker on the bounds).
+
+        Off the boundary: the Newton decrement ``g' H^-1 g`` (twice the criterion still to be
+        gained) is at rounding level and the Hessian has no negative curvature. On the boundary
+        (a variance at 0) the gradient of ``theta`` says nothing (it is 0 there by symmetry), so
+        the test is on the covariance itself: the gradient ``Q`` of the criterion with respect
+        to ``Psi`` must be positive semi-definite on the null space of ``Psi`` (no direction of
+        extra variance lowers the criterion), and no interior point next to ``x`` is lower.
+        """
+        ev = self.evaluate(x, gradient=True)
+        if ev is None:
+            return False, "the criterion is undefined at the end point"
+        f = ev.crit
+        g = self.gradient(x, ev)
+        if g is None:
+            return False, "the gradient is undefined at the end point"
+        tol = 1e-9 * max(1.0, abs(f))
+        free = self.free(x, g)
+        if free.any():
+            H = self.hessian(x, free)
+            if H is None:
+                return False, "the Hessian is undefined at the end point"
+            values, vectors = np.linalg.eigh(H)
+            scale = max(1.0, float(np.max(np.abs(values))))
+            projected = vectors.T @ g[free]
+            curved = values > 1e-10 * scale
+            decrement = float(np.sum(projected[curved] ** 2 / values[curved]))
+            if decrement > 2.0 * tol:
+                return False, f"Newton decrement {decrement:.3g} above {2 * tol:.3g}"
+            if np.any(values < -1e-6 * scale):
+                return False, "negative curvature at the end point (a saddle point)"
+            flat = np.abs(projected[~curved])
+            if flat.size and float(np.max(flat)) > 1e-6 * max(1.0, float(np.max(np.abs(g)))):
+                return False, "non-zero gradient along a flat direction"
+        on_bound = x <= self.lower
+        if on_bound.any():
+            if ev.Q is not None:
+                lam = _lambda(x[: _n_theta(self.q)], self.q)
+                psi = lam @ lam.T
+                w, v = np.linalg.eigh(psi)
+                null = v[:, w <= 1e-12 * max(1.0, float(np.max(np.abs(w))))]
+                if null.shape[1]:
+                    curvature = float(np.min(np.linalg.eigvalsh(null.T @ ev.Q @ null)))
+                    if curvature < -1e-7 * max(1.0, float(self.st.n_obs)):
+                        return False, (
+                            f"a variance is on the boundary but extra variance lowers the "
+                            f"criterion (curvature {curvature:.3g})"
+                        )
+            lowest = min((self.value(y) for y in self.escape_points(x)), default=math.inf)
+            if lowest < f - self.noise(f):
+                return False, "an interior point next to the boundary solution is lower"
+        return True, "optimality verified (projected gradient and boundary checks)"
 
 
 def _optimise(
@@ -506,100 +966,77 @@ def _optimise(
     maxiter: int,
     has_cluster: bool,
 ) -> _Fit:
-    q = st.q
-    k = _n_theta(q) + (1 if has_cluster else 0)
-    lower = [0.0] if q == 1 else [0.0, -np.inf, 0.0]
-    if has_cluster:
-        lower.append(0.0)
-    bounds = optimize.Bounds(np.array(lower), np.full(k, np.inf))
-    x0 = _default_start(q, has_cluster) if start is None else np.array(start, dtype=np.float64)
-    if len(x0) != k:
+    """Minimise the profiled criterion over ``theta`` and verify the minimum.
+
+    The search is L-BFGS-B on lme4's ``theta`` (diagonal of ``Lambda`` >= 0) with the exact
+    gradient (by differences with clusters), finished by Newton steps. Its flag is not
+    trusted: :meth:`_Criterion.check` decides convergence. A solution on the boundary, or one
+    that fails the check, is accepted only after searches from lme4's start, from a
+    method-of-moments start and from interior points next to it fail to beat it; the best
+    verified point wins. A warm ``start`` may save iterations but cannot change the result
+    beyond the Newton steps' precision.
+    """
+    problem = _Criterion(st, reml, has_cluster)
+    k = problem.k
+    default = _default_start(st.q, has_cluster)
+    if start is not None and len(start) != k:
         raise ParameterError(
             f"The 'start' parameter of {_CALLER}() must have {k} values (lme4's theta for this "
-            f"model). Got {len(x0)}."
+            f"model). Got {len(start)}."
         )
+    x0 = default if start is None else np.array(start, dtype=np.float64)
     # The Cholesky parametrisation has a zero gradient in a diagonal entry that is exactly 0
     # (a stationary point on the boundary), so never start on the boundary.
-    diagonal = _diagonal_positions(q, has_cluster)
-    x0 = np.maximum(x0, bounds.lb)
-    x0[diagonal] = np.maximum(x0[diagonal], 0.1)
-    base = _evaluate(x0, st, reml)
-    if base is None:
-        x0 = _default_start(q, has_cluster)
-        base = _evaluate(x0, st, reml)
-    if base is None:
+    x0 = np.maximum(x0, problem.lower)
+    x0[problem.diagonal] = np.maximum(x0[problem.diagonal], 0.1)
+    if problem.evaluate(x0) is None:
+        x0 = default
+    if problem.evaluate(x0) is None:
         raise InvalidValueError(
-            f"{_CALLER}() cannot evaluate the model: the fixed-effects design is singular (a "
-            "covariate that does not vary, a time term that is constant, or more terms than "
-            "observations). Suggestion: drop constant covariates or use a simpler time_transform."
+            f"{_CALLER}() cannot evaluate the model at its start (theta={x0.tolist()})."
         )
-    shift = base.crit
-    scale = max(1.0, float(st.n_obs))
-    n_eval = 0
-    analytic = not has_cluster
+    n_iter = 0
+    n_starts = 0
 
-    def objective(x: np.ndarray) -> Any:
-        nonlocal n_eval
-        n_eval += 1
-        ev = _evaluate(x, st, reml, gradient=analytic)
-        if ev is None:
-            return (1e10, np.zeros(k)) if analytic else 1e10
-        value = (ev.crit - shift) / scale
-        if analytic and ev.grad is not None:
-            return value, ev.grad / scale
-        return value
+    def run(x: np.ndarray) -> tuple[np.ndarray, float, bool, str]:
+        nonlocal n_iter, n_starts
+        n_starts += 1
+        x, nit, message = problem.lbfgs(x, maxiter)
+        x, steps = problem.newton(x, max(0, min(20, maxiter - nit)))
+        n_iter += nit + steps
+        x = problem.canonical(x)
+        ok, detail = problem.check(x)
+        return x, problem.value(x), ok, f"{message}; {detail}"
 
-    result = optimize.minimize(
-        objective,
-        x0,
-        method="L-BFGS-B",
-        jac=True if analytic else "3-point",
-        bounds=bounds,
-        options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-10, "maxls": 50},
-    )
-    x = np.asarray(result.x, dtype=np.float64)
-    converged = bool(result.success)
-    message = str(result.message)
-    if not converged and analytic and int(result.nit) < maxiter:
-        # A line-search failure near the optimum means the criterion cannot be decreased at
-        # floating-point precision: accept when the projected gradient is negligible.
-        ev_end = _evaluate(x, st, reml, gradient=True)
-        if ev_end is not None and ev_end.grad is not None:
-            free = (x > bounds.lb) | (ev_end.grad < 0)
-            if np.max(np.abs(ev_end.grad[free]), initial=0.0) < 1e-4:
-                converged = True
-                message = f"{message} (projected gradient below 1e-4)"
-    if not converged and int(result.nit) < maxiter:
-        # A line-search failure means the gradient is at its rounding-noise floor; accept the
-        # point when a derivative-free polish (which needs no gradient) confirms it.
-        def value_only(x: np.ndarray) -> float:
-            nonlocal n_eval
-            n_eval += 1
-            ev = _evaluate(x, st, reml)
-            return 1e10 if ev is None else (ev.crit - shift) / scale
-
-        polish = optimize.minimize(
-            value_only,
-            x,
-            method="Powell",
-            bounds=bounds,
-            options={"maxiter": maxiter, "xtol": 1e-10, "ftol": 1e-15},
-        )
-        if polish.fun <= result.fun:
-            x = np.asarray(polish.x, dtype=np.float64)
-        converged = bool(polish.success)
-        message = f"{message}; polished with Powell: {polish.message}"
-    if start is not None and np.any(x[diagonal] < 1e-4) and maxiter > 1:
-        # A singular fit from a caller's start: confirm it from lme4's default start.
-        again = _optimise(st, reml, start=None, maxiter=maxiter, has_cluster=has_cluster)
-        n_eval += again.n_eval
-        if again.ev.crit < _criterion(x, st, reml):
-            return _Fit(again.theta, again.ev, again.converged, again.n_iter, n_eval,
-                        again.message)
-    ev = _evaluate(x, st, reml)
-    if ev is None:  # pragma: no cover - the optimiser never returns an undefined point
+    best = run(x0)
+    rounds = 0
+    while rounds < 3 and (not best[2] or np.any(best[0] <= problem.lower)):
+        rounds += 1
+        # interior points next to the solution, nearest in criterion first
+        escapes = sorted(problem.escape_points(best[0]), key=problem.value)
+        starts = escapes[: 1 if best[2] else 2]
+        if rounds == 1:
+            moments = _moment_start(st, has_cluster)
+            starts = ([] if moments is None else [moments]) + starts
+            if not best[2] and not np.array_equal(x0, default):
+                starts.insert(0, default)
+        improved = False
+        for x in starts:
+            candidate = run(x)
+            noise = problem.noise(best[1])
+            better = candidate[1] < best[1] - noise
+            verified = candidate[2] and not best[2] and candidate[1] <= best[1] + noise
+            if better or verified:
+                best, improved = candidate, True
+        if not improved:
+            break
+    x, _, converged, message = best
+    ev = problem.evaluate(x)
+    if ev is None:  # pragma: no cover - check() refuses undefined points
         raise InvalidValueError(f"{_CALLER}() ended at an undefined point theta={x.tolist()}.")
-    return _Fit(x, ev, converged, int(result.nit), n_eval, message)
+    if n_starts > 1:
+        message = f"{message} (best of {n_starts} starts)"
+    return _Fit(x, ev, converged, n_iter, problem.n_eval, message, n_starts)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -719,10 +1156,7 @@ class GrowthModel:
         n_par = len(s.beta) + len(s.theta) + 1
         self.aic_ = float(s.criterion + 2 * n_par)
         self.bic_ = float(s.criterion + n_par * math.log(s.n_obs))
-        self.singular_ = bool(
-            np.any(np.isclose(s.theta[[0] if q == 1 else [0, 2]], 0.0, atol=1e-4))
-            or (s.cluster is not None and abs(s.theta[-1]) < 1e-4)
-        )
+        self.singular_ = _is_singular(s.theta, q, s.cluster is not None)
         columns: dict[str, Any] = {"patient": s.patients}
         for j, name in enumerate(re_names):
             columns[name] = s.effects[:, j]
@@ -1166,13 +1600,23 @@ def _fit_long(
         clusters = np.asarray(clusters_idx, dtype=object)
         cluster_codes = patient_cluster[present]
     st = _sufficient_stats(Xy, q, seg_starts, cluster_codes)
+    _raise_design_problem(st, long, names, cov_names, random)
     fit = _optimise(st, reml, start=start, maxiter=maxiter, has_cluster=cluster is not None)
     if not fit.converged and not quiet:
         warnings.warn(
             f"{_CALLER}() did not converge ({fit.message}) after {fit.n_iter} iterations; the "
-            "estimates are those at the last iterate and model.converged_ is False. Suggestion: "
-            "raise maxiter=, rescale time, or simplify the random effects.",
+            "estimates are those at the best point found and model.converged_ is False. "
+            "Suggestion: raise maxiter=, rescale time, or simplify the random effects.",
             ConvergenceWarning,
+            stacklevel=3,
+        )
+    elif _is_singular(fit.theta, q, cluster is not None) and not quiet:
+        warnings.warn(
+            f"{_CALLER}(): boundary (singular) fit: a random-effect variance is 0 or the "
+            "intercept-slope correlation is +-1 (model.singular_ is True; the optimum was "
+            f"checked from {fit.n_starts} starts). The data do not support this random-effects "
+            "structure. Suggestion: random='intercept', or drop cluster= if its variance is 0.",
+            SingularFitWarning,
             stacklevel=3,
         )
     ev = fit.ev
@@ -1264,6 +1708,78 @@ def _fit_long(
     return GrowthModel(state)
 
 
+def _raise_too_few_observations(n_obs: int, n_patients: int, q: int, where: str) -> None:
+    """lme4's ``check.nobs.vs.nRE``: the random effects would absorb every observation."""
+    effects = "intercept and slope" if q == 2 else "intercept"
+    raise InvalidValueError(
+        f"{_CALLER}() cannot estimate a random {effects} per patient from {where}: {n_obs} "
+        f"observations for {q * n_patients} random effects leave nothing to estimate the "
+        "residual variance (lme4 refuses the same model). Suggestion: "
+        + ("use random='intercept', or " if q == 2 else "")
+        + "keep patients with more scores."
+    )
+
+
+def _raise_design_problem(
+    st: _Stats, long: LongData, names: list[str], cov_names: list[str], random: str
+) -> None:
+    """Refuse a model that cannot be estimated, naming the cause and the column."""
+    problem = _design_problem(st)
+    n_patients = st.B[0].shape[1]
+    q = st.q
+    columns = long.columns
+    where = (
+        f"the {st.n_obs} usable rows of {n_patients} patient{'s' if n_patients != 1 else ''}"
+    )
+    if problem is None:
+        if st.n_obs <= q * n_patients:
+            _raise_too_few_observations(st.n_obs, n_patients, q, where)
+        return
+    kind, detail = problem
+    if kind != "patients" and st.n_obs <= q * n_patients:
+        _raise_too_few_observations(st.n_obs, n_patients, q, where)
+    if kind == "patients":
+        raise InvalidValueError(
+            f"{_CALLER}() needs scores from at least 2 patients (column {columns['patient']!r}, "
+            f"given as patient=) to estimate how patients vary; {where}. Suggestion: fit "
+            "several patients together, or use ordinary regression for one patient."
+        )
+    if kind == "collinear":
+        terms = [names[j] for j in detail]
+        described = []
+        for term in terms:
+            base = term.split(":")[0].split("[T.")[0]
+            if term in ("intercept",) or term.startswith("time"):
+                described.append(
+                    f"the time term {term!r} (column {columns['time']!r}, given as time=) does "
+                    "not vary or repeats another time term"
+                )
+            elif any(name.split("[T.")[0] == base for name in cov_names):
+                which = "" if term == base else f"the term {term!r} of "
+                described.append(
+                    f"{which}covariate {base!r} (given as covariates=) is constant or a "
+                    "combination of other terms"
+                )
+            else:  # pragma: no cover - every term is the intercept, a time term or a covariate
+                described.append(f"the term {term!r} is a combination of other terms")
+        raise InvalidValueError(
+            f"{_CALLER}() cannot separate the fixed effects on {where}: "
+            + "; ".join(described)
+            + ". Suggestion: drop that covariate, or use data with more than one time."
+        )
+    own = "own line (intercept and slope)" if random == "slope" else "own constant"
+    if kind == "constant":
+        cause = "the fixed effects reproduce every score exactly (for example all scores equal)"
+    else:
+        cause = f"every patient's scores lie exactly on the patient's {own}"
+    raise InvalidValueError(
+        f"{_CALLER}() cannot fit score column {columns['score']!r} (given as score=): {cause}, "
+        f"so the residual variance is 0 and the likelihood has no maximum ({where}). "
+        "Suggestion: check for copied or imputed scores"
+        + (", or use random='intercept'." if random == "slope" else ".")
+    )
+
+
 def _fit_slopes(
     codes: np.ndarray,
     t: np.ndarray,
@@ -1314,7 +1830,7 @@ def _fit_slopes_grouped(
     ``var_fixed`` (``[X'V^-1X]^-1`` of the slope, in units of ``sigma^2``), plus ``fixed`` (the
     slope's fixed effect) and ``converged``.
     """
-    if st.n_obs < 4:
+    if st.n_obs < 4 or _design_problem(st) is not None:
         return None
     try:
         fit = _optimise(st, True, start=start, maxiter=maxiter, has_cluster=False)
