@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_growth.py`` (about 1 minute on a 2-core machine).
 
 1. The lme4 reference data set (20,000 patients x 12 sessions, random intercept and slope on
-   log1p(session); ``shared/data/peers/refs/lme4_growth_data.csv.gz``, regenerated with the same
+   log1p(session); ``tests/refs/lme4/lme4_growth_data.csv.gz``, regenerated with the same
    generator in numpy when absent): our engine and statsmodels MixedLM in the same run, their
    times, ratio and REML criterion next to lme4's 1443231.30322959 (lme4 1.1.31 took 2.7-3.5 s).
    statsmodels takes ~40 s on the full set; ``--sm-patients N`` times it on the first N
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import time
 import tracemalloc
@@ -34,7 +33,7 @@ LME4_SECONDS = (2.672, 4.107)
 
 
 def simulate(n: int, sessions: int = 12, seed: int = 1) -> pd.DataFrame:
-    """The lme4 reference generator (README of refs/), in numpy."""
+    """The lme4 reference generator (tests/refs/README.md), in numpy."""
     rng = np.random.default_rng(seed)
     z1, z2 = rng.normal(size=n), rng.normal(size=n)
     b0 = 6 * z1
@@ -47,13 +46,10 @@ def simulate(n: int, sessions: int = 12, seed: int = 1) -> pd.DataFrame:
 
 
 def reference_data() -> tuple[pd.DataFrame, str]:
-    env = os.environ.get("IATROGENIC_PEER_DATA")
-    candidates = [Path(env)] if env else []
-    candidates += [p / "shared" / "data" / "peers" for p in Path(__file__).resolve().parents]
-    for folder in candidates:
-        path = folder / "refs" / "lme4_growth_data.csv.gz"
-        if path.exists():
-            return pd.read_csv(path), "lme4 reference data"
+    refs = Path(__file__).resolve().parents[1] / "tests" / "refs"
+    path = refs / "lme4" / "lme4_growth_data.csv.gz"
+    if path.exists():
+        return pd.read_csv(path), "lme4 reference data"
     return simulate(20_000), "simulated with the lme4 generator (reference file not found)"
 
 

@@ -57,12 +57,9 @@ def simulate(n_patients: int, seed: int = SEED) -> pd.DataFrame:
 
 
 def r_reference() -> dict[tuple[str, int], float]:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        path = parent / "shared" / "data" / "peers" / "refs" / "timings_clinicalsignificance.csv"
-        if path.exists():
-            break
-    else:
+    path = (Path(__file__).resolve().parents[1] / "tests" / "refs" / "clinicalsignificance"
+            / "timings_clinicalsignificance.csv")
+    if not path.exists():
         return {}
     out: dict[tuple[str, int], float] = {}
     with path.open() as handle:

@@ -4,7 +4,7 @@ Run ``python benchmarks/bench_sudden_changes.py`` (about half a minute; ``--size
 quicker run). Prints the best of ``--repeat`` wall-clock times of ``sudden_changes`` (validation,
 matrix, all intervals, event table), the peak traced memory (``tracemalloc``, a separate run) and
 the speed-up over suddengains 0.7.2 ``identify_sg`` (12.117 s per 1,000 patients on the project's
-2-core container, ``shared/data/peers/refs/timings_suddengains.csv``).
+2-core container, ``tests/refs/suddengains/timings_suddengains.csv``).
 """
 
 from __future__ import annotations

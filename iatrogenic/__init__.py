@@ -20,7 +20,9 @@ from .core.expected_response import (
     load_reference_model,
 )
 from .core.growth import GrowthModel, fit_growth
+from .core.percentage_anchor import anchor_change, anchor_group_change, percentage_change
 from .core.reliable_change import reliable_change
+from .core.sudden_change_summary import describe_sudden_changes, sudden_change_cases
 from .core.sudden_changes import (
     count_sudden_change_intervals,
     sudden_change_cutoff,
@@ -43,9 +45,12 @@ __all__ = [
     "GrowthModel",
     "Monitor",
     "__version__",
+    "anchor_change",
+    "anchor_group_change",
     "change_summary",
     "count_sudden_change_intervals",
     "datasets",
+    "describe_sudden_changes",
     "detectors",
     "evaluate",
     "exceptions",
@@ -56,12 +61,14 @@ __all__ = [
     "instruments",
     "list_detectors",
     "load_reference_model",
+    "percentage_change",
     "plot_change",
     "plot_course",
     "plot_expected",
     "reliable_change",
     "screen",
     "screen_summary",
+    "sudden_change_cases",
     "sudden_change_cutoff",
     "sudden_change_intervals",
     "sudden_changes",

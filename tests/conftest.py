@@ -1,42 +1,22 @@
-"""Shared fixtures: where the R peers' data and reference results live.
+"""Shared fixtures: where the R peers' data sets and reference results live.
 
-The peer folder (``shared/data/peers`` beside the repository) is found through the
-``IATROGENIC_PEER_DATA`` variable or by walking up from this file. Tests that need it skip with a
-reason when it is absent; ``.ci/run`` sets ``IATROGENIC_REQUIRE_PEER_DATA=1`` so that in CI its
-absence is a failure, never a silent skip.
+They are part of the repository, in ``tests/refs/`` (its ``README.md`` lists every file with its
+source, licence and the exact R call that made it). The tests only read these files; they never
+need R. A missing file is an error, never a skip.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-
-def _find_peer_dir() -> Path | None:
-    env = os.environ.get("IATROGENIC_PEER_DATA")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "data" / "peers"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-PEER_DIR = _find_peer_dir()
+REFS_DIR = Path(__file__).resolve().parent / "refs"
 
 
 @pytest.fixture(scope="session")
-def peer_dir() -> Path:
-    """Folder with the peer data sets; ``refs/`` inside holds the R reference outputs."""
-    if PEER_DIR is None or not (PEER_DIR / "refs").is_dir():
-        message = (
-            "peer data not found: set IATROGENIC_PEER_DATA to the shared/data/peers folder"
-        )
-        if os.environ.get("IATROGENIC_REQUIRE_PEER_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return PEER_DIR
+def refs_dir() -> Path:
+    """``tests/refs``: ``datasets/`` (the peer data sets) and one folder of reference output per
+    R package (``clinicalsignificance/``, ``suddengains/``, ``lme4/``)."""
+    assert REFS_DIR.is_dir(), f"reference data folder missing: {REFS_DIR}"
+    return REFS_DIR

@@ -1,8 +1,8 @@
 """fit_growth() against lme4 1.1.31 (R 4.2.2): sleepstudy (REML and ML) and a 20k-patient fit.
 
-References in ``shared/data/peers/refs`` (``lme4_sleepstudy_fits.csv``, ``lme4_growth_ref.json``,
-see its README for the exact calls and the data generator). Where lme4's optimiser (bobyqa /
-nloptwrap) stops short of the optimum our criterion is lower or equal; the tolerances are set by
+References in ``tests/refs/lme4`` (``lme4_sleepstudy_fits.csv``, ``lme4_growth_ref.json``; see
+``tests/refs/README.md`` for the exact calls and the data generator). Where lme4's optimiser (bobyqa
+/ nloptwrap) stops short of the optimum our criterion is lower or equal; the tolerances are set by
 lme4's own precision.
 """
 
@@ -19,13 +19,13 @@ from iatrogenic.core.growth import fit_growth
 
 
 @pytest.fixture(scope="module")
-def sleepstudy(peer_dir) -> pd.DataFrame:
-    return pd.read_csv(peer_dir / "lme4__sleepstudy.csv")
+def sleepstudy(refs_dir) -> pd.DataFrame:
+    return pd.read_csv(refs_dir / "datasets" / "lme4__sleepstudy.csv")
 
 
 @pytest.fixture(scope="module")
-def sleep_ref(peer_dir) -> pd.DataFrame:
-    return pd.read_csv(peer_dir / "refs" / "lme4_sleepstudy_fits.csv")
+def sleep_ref(refs_dir) -> pd.DataFrame:
+    return pd.read_csv(refs_dir / "lme4" / "lme4_sleepstudy_fits.csv")
 
 
 def ref_value(ref: pd.DataFrame, model: str, kind: str, name: str) -> float:
@@ -73,9 +73,9 @@ def test_sleepstudy_against_lme4(sleepstudy, sleep_ref, method):
 
 
 @pytest.fixture(scope="module")
-def growth_fit(peer_dir):
-    data = pd.read_csv(peer_dir / "refs" / "lme4_growth_data.csv.gz")
-    ref = json.loads((peer_dir / "refs" / "lme4_growth_ref.json").read_text())
+def growth_fit(refs_dir):
+    data = pd.read_csv(refs_dir / "lme4" / "lme4_growth_data.csv.gz")
+    ref = json.loads((refs_dir / "lme4" / "lme4_growth_ref.json").read_text())
     fit = fit_growth(data, patient="id", time="session", time_transform="log1p")
     return fit, ref
 

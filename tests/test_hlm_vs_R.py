@@ -21,7 +21,7 @@ from numpy.testing import assert_allclose
 from iatrogenic.core.reliable_change import reliable_change
 from iatrogenic.core.summary import change_summary
 
-REFS = "refs/clinicalsignificance"
+REFS = "clinicalsignificance"
 CALL_IDS = [
     "dist_claus_bdi_HLM", "dist_claus_hamd_HLM", "dist_anxiety_complete_HLM",
     "dist_anxiety_HLM", "comb_claus_bdi_HLM_c", "comb_anxiety_complete_HLM_c",
@@ -70,8 +70,8 @@ def r_call_kwargs(call: str) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def refs(peer_dir: Path) -> dict[str, pd.DataFrame]:
-    ref = peer_dir / REFS
+def refs(refs_dir: Path) -> dict[str, pd.DataFrame]:
+    ref = refs_dir / REFS
     out = {
         "calls": pd.read_csv(ref / "cs_calls.csv", keep_default_na=False),
         "patients": pd.read_csv(ref / "cs_patient_results.csv", dtype={"id": str},
@@ -80,7 +80,7 @@ def refs(peer_dir: Path) -> dict[str, pd.DataFrame]:
         "scalars": pd.read_csv(ref / "cs_scalars.csv", dtype=str, keep_default_na=False),
     }
     for name, file in DATASETS.items():
-        out[name] = pd.read_csv(peer_dir / file)
+        out[name] = pd.read_csv(refs_dir / "datasets" / file)
     return out
 
 

@@ -38,8 +38,8 @@ def long(pre: list[float], post: list[float]) -> pd.DataFrame:
 
 # --- documented differences from clinicalsignificance -------------------------------------
 
-def test_cutoff_b_uses_functional_sd_by_default(peer_dir) -> None:
-    claus = pd.read_csv(peer_dir / "clinicalsignificance__claus_2020.csv")
+def test_cutoff_b_uses_functional_sd_by_default(refs_dir) -> None:
+    claus = pd.read_csv(refs_dir / "datasets" / "clinicalsignificance__claus_2020.csv")
     common = dict(patient="id", time="time", score="bdi", pre=1, post=4, method=None,
                   cutoff_type="b", functional=(7.69, 7.52))
     ours = reliable_change(claus, **common)
@@ -47,7 +47,7 @@ def test_cutoff_b_uses_functional_sd_by_default(peer_dir) -> None:
     # Jacobson & Truax (1991): b = M_functional + 2 SD_functional (lower is better)
     assert ours.attrs["cutoff"] == pytest.approx(7.69 + 2 * 7.52, abs=1e-12)
     # clinicalsignificance 3.0.0 (stat_claus_bdi_JT_b): M_functional + 2 SD_clinical
-    scalars = pd.read_csv(peer_dir / "refs/clinicalsignificance/cs_scalars.csv", dtype=str)
+    scalars = pd.read_csv(refs_dir / "clinicalsignificance" / "cs_scalars.csv", dtype=str)
     r_value = float(scalars.query("call_id == 'stat_claus_bdi_JT_b' and "
                                   "name == 'cutoff_results.info.value'")["value"].iloc[0])
     assert r_like.attrs["cutoff"] == pytest.approx(r_value, abs=1e-12)
@@ -177,12 +177,12 @@ def test_reasons_for_patients_not_evaluable() -> None:
     assert only_post.loc[3, "pre"] == 18 and only_post.loc[0, "pre"] == 20
 
 
-def test_text_occasions_and_group(peer_dir) -> None:
-    jac = pd.read_csv(peer_dir / "clinicalsignificance__jacobson_1989.csv")
+def test_text_occasions_and_group(refs_dir) -> None:
+    jac = pd.read_csv(refs_dir / "datasets" / "clinicalsignificance__jacobson_1989.csv")
     out = reliable_change(jac, patient="subject", time="time", score="gds", pre="pre",
                           post="post", reliability=0.85)
     assert len(out) == 30 and out["reason"].notna().sum() == 4
-    claus = pd.read_csv(peer_dir / "clinicalsignificance__claus_2020.csv")
+    claus = pd.read_csv(refs_dir / "datasets" / "clinicalsignificance__claus_2020.csv")
     grouped = reliable_change(claus, patient="id", time="time", score="bdi", pre=1, post=4,
                               reliability=0.801, group="treatment")
     assert set(grouped["group"]) == {"TAU", "PA"}

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PEER_DIR
+from conftest import REFS_DIR
 
 from iatrogenic.core.reliable_change import reliable_change
 from iatrogenic.core.summary import change_summary, ha_group_summary
 
 TOL = 1e-8
-REFS = "refs/clinicalsignificance"
+REFS = "clinicalsignificance"
 # R result scalar name (last component) -> our result.attrs key
 SCALARS = {
     "s_diff": "s_diff", "se_measurement": "se_measurement", "se_prediction": "se_prediction",
@@ -37,9 +37,7 @@ SCALARS = {
 
 
 def _call_ids() -> list[str]:
-    if PEER_DIR is None or not (PEER_DIR / REFS / "cs_calls.csv").exists():
-        return []
-    calls = pd.read_csv(PEER_DIR / REFS / "cs_calls.csv", keep_default_na=False)
+    calls = pd.read_csv(REFS_DIR / REFS / "cs_calls.csv", keep_default_na=False)
     keep = ~calls["call_id"].str.contains("HLM") & ~calls["call_id"].str.startswith(
         ("pct_", "anchor_")
     )
@@ -87,11 +85,12 @@ def python_kwargs(call: str) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def refs(peer_dir: Path) -> dict[str, pd.DataFrame]:
-    ref = peer_dir / REFS
-    claus = pd.read_csv(peer_dir / "clinicalsignificance__claus_2020.csv")
+def refs(refs_dir: Path) -> dict[str, pd.DataFrame]:
+    ref = refs_dir / REFS
+    data = refs_dir / "datasets"
+    claus = pd.read_csv(data / "clinicalsignificance__claus_2020.csv")
     # Factor levels as in the R data set (MANIFEST.csv): R orders grouped summaries by them.
-    manifest = pd.read_csv(peer_dir / "MANIFEST.csv", keep_default_na=False)
+    manifest = pd.read_csv(data / "MANIFEST.csv", keep_default_na=False)
     levels = manifest.loc[manifest["file"].str.contains("claus_2020"), "factor_levels"].iloc[0]
     treatment = re.search(r"treatment=\[([^\]]*)\]", levels).group(1).split("|")  # type: ignore[union-attr]
     claus["treatment"] = pd.Categorical(claus["treatment"], categories=treatment)
@@ -104,7 +103,7 @@ def refs(peer_dir: Path) -> dict[str, pd.DataFrame]:
         "summary": pd.read_csv(ref / "cs_summary.csv", keep_default_na=False, na_values=[""]),
         "scalars": pd.read_csv(ref / "cs_scalars.csv", dtype=str, keep_default_na=False),
         "claus_2020": claus,
-        "jacobson_1989": pd.read_csv(peer_dir / "clinicalsignificance__jacobson_1989.csv"),
+        "jacobson_1989": pd.read_csv(data / "clinicalsignificance__jacobson_1989.csv"),
     }
 
 

@@ -1,7 +1,7 @@
 """Sudden gains and losses against suddengains 0.7.2 (R 4.2.2), on the package's ``sgdata``.
 
-Reference outputs: ``shared/data/peers/refs/suddengains`` (``sg_calls.csv`` lists every exact call;
-``refs/README.md`` describes them). The wide data are made long with ``patient = id`` and
+Reference outputs: ``tests/refs/suddengains`` (``sg_calls.csv`` lists every exact call;
+``tests/refs/README.md`` describes them). The wide data are made long with ``patient = id`` and
 ``session`` = the number in the column name (``bdi_s1`` .. ``bdi_s12``: 1..12; with ``bdi_s0``:
 0..12), keeping rows with missing scores (a missed session is a row with a missing score). R names
 an interval by the positions (or, with ``identify_sg_1to2 = TRUE``, by the positions minus one) of
@@ -35,13 +35,13 @@ BAD_VARS = ["bdi1", "wk2bdi", "bdi.S3", "bdis4", "bdi_session5", "bdi_weekSix",
 
 
 @pytest.fixture(scope="module")
-def refs(peer_dir: Path) -> Path:
-    return peer_dir / "refs" / "suddengains"
+def refs(refs_dir: Path) -> Path:
+    return refs_dir / "suddengains"
 
 
 @pytest.fixture(scope="module")
-def sgdata(peer_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(peer_dir / "suddengains__sgdata.csv")
+def sgdata(refs_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(refs_dir / "datasets" / "suddengains__sgdata.csv")
 
 
 def to_long(wide: pd.DataFrame, columns: list[str], first_session: int = 1) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def test_identify_sg_1to2_details_against_R(refs, sgdata):
     assert_flags_equal(ref, "sg", ours, "event")
 
 
-def test_identify_sg_and_sgdata_bad_against_R(refs, sgdata, peer_dir, long12):
+def test_identify_sg_and_sgdata_bad_against_R(refs, sgdata, refs_dir, long12):
     # R: identify_sg(data = sgdata, id_var_name = "id", sg_var_list = sg_vars, sg_crit1_cutoff = 7)
     ref = pd.read_csv(refs / "sg_identify_sg_default.csv")
     ours = sudden_change_intervals(long12, cutoff=7)
@@ -135,7 +135,7 @@ def test_identify_sg_and_sgdata_bad_against_R(refs, sgdata, peer_dir, long12):
     # R: identify_sg(data = sgdata_bad, id_var_name = "id", sg_var_list = bad_vars,
     #                sg_crit1_cutoff = 7)
     bad_ref = pd.read_csv(refs / "sg_identify_sg_sgdata_bad.csv")
-    bad = pd.read_csv(peer_dir / "suddengains__sgdata_bad.csv")
+    bad = pd.read_csv(refs_dir / "datasets" / "suddengains__sgdata_bad.csv")
     ours_bad = sudden_change_intervals(to_long(bad, BAD_VARS), cutoff=7)
     assert_flags_equal(bad_ref, "sg", ours_bad, "event")
     pd.testing.assert_frame_equal(ours_bad, ours)

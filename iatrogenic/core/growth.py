@@ -796,9 +796,13 @@ class _Criterion:
         return H if np.all(np.isfinite(H)) else None
 
     def canonical(self, x: np.ndarray) -> np.ndarray:
-        """The same covariance with a canonical ``theta``: when the intercept's diagonal is 0,
-        ``Psi`` depends on ``theta[1]^2 + theta[2]^2`` only, so put it all in ``theta[2]``."""
+        """The same covariance with a canonical ``theta``: diagonal entries at rounding level
+        are put on the boundary, and when the intercept's diagonal is 0, ``Psi`` depends on
+        ``theta[1]^2 + theta[2]^2`` only, so all of it goes in ``theta[2]``."""
         x = x.copy()
+        # a diagonal entry at rounding level is the boundary (its effect on Psi is its square)
+        tiny = self.diagonal[x[self.diagonal] <= 1e-10 * (1.0 + float(np.max(np.abs(x))))]
+        x[tiny] = 0.0
         if self.q == 2 and x[0] == 0.0 and x[1] != 0.0:
             x[2], x[1] = math.hypot(x[1], x[2]), 0.0
         return x
@@ -856,7 +860,10 @@ class _Criterion:
                 break
             values, vectors = np.linalg.eigh(H)
             floor = 1e-10 * max(1.0, float(np.max(np.abs(values))))
-            step_free = -vectors @ ((vectors.T @ g[free]) / np.maximum(np.abs(values), floor))
+            curvature = np.maximum(np.abs(values), floor)
+            step_free = -vectors @ ((vectors.T @ g[free]) / curvature)
+            if float(np.max(np.abs(step_free))) <= 1e-11 * (1.0 + float(np.max(np.abs(x)))):
+                break  # the optimum to rounding: nothing left to move
             step = np.zeros(self.k)
             step[free] = step_free
             # stop at the bound rather than cross it
@@ -881,8 +888,10 @@ class _Criterion:
             x, ev = accepted
             f = ev.crit
             done += 1
-            if moved <= 1e-12 * (1.0 + float(np.max(np.abs(x)))) or gained <= self.noise(f):
+            if moved <= 1e-11 * (1.0 + float(np.max(np.abs(x)))):
                 break
+            if not self.analytic and gained <= self.noise(f):
+                break  # differenced gradients: further steps would chase rounding noise
         return x, done
 
     def escape_points(self, x: np.ndarray) -> list[np.ndarray]:
@@ -1016,10 +1025,10 @@ def _optimise(
         escapes = sorted(problem.escape_points(best[0]), key=problem.value)
         starts = escapes[: 1 if best[2] else 2]
         if rounds == 1:
-            moments = _moment_start(st, has_cluster)
-            starts = ([] if moments is None else [moments]) + starts
-            if not best[2] and not np.array_equal(x0, default):
-                starts.insert(0, default)
+            for other in (_moment_start(st, has_cluster), default):
+                if other is not None and not np.allclose(other, x0):
+                    starts.insert(0, other)
+                    break
         improved = False
         for x in starts:
             candidate = run(x)
