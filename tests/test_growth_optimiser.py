@@ -23,7 +23,6 @@ from iatrogenic.core import growth
 from iatrogenic.core.growth import fit_growth
 from iatrogenic.detectors.worsening_trajectory import WorseningTrajectory
 
-
 # Each example fits models; shrinking a failure would take minutes, the example is printed anyway
 NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]
 
