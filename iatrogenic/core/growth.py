@@ -841,7 +841,7 @@ class _Criterion:
             method="L-BFGS-B",
             jac=True if analytic else "3-point",
             bounds=optimize.Bounds(self.lower, np.full(k, np.inf)),
-            options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-10, "maxls": 50},
+            options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-8, "maxls": 50},
         )
         x = np.maximum(np.asarray(result.x, dtype=np.float64), self.lower)
         return x, int(result.nit), str(result.message)
