@@ -228,6 +228,8 @@ def _evaluate(
     """
     if isinstance(st, _GroupedStats):
         return _evaluate_grouped(theta, st, reml, gradient=gradient)
+    if isinstance(st, _PooledStats):
+        return _evaluate_pooled(theta, st, reml, gradient=gradient)
     q, p = st.q, st.p
     B0 = st.B[0]
     g00 = B0[0]
@@ -446,6 +448,115 @@ def _evaluate_grouped(
         QL = 2.0 * (Q @ _lambda(theta, 2))
         ev.grad = np.array([QL[0, 0], QL[1, 0], QL[1, 1]])
         ev.Q = 0.5 * (Q + Q.T)
+    return ev
+
+
+@dataclass
+class _PooledStats(_Stats):
+    """:class:`_Stats` plus second moments pooled over patients with the same ``Z_i'Z_i``.
+
+    Patients with the same times (and, for a random intercept, the same number of rows) have
+    the same weights ``W_i(theta)``, so every patient sum of :func:`_evaluate` is a sum over
+    groups of the weights times the members' moments ``M_kl = sum_i B_ik B_il'``. An evaluation
+    costs O(groups x (p + 1)^2) instead of O(patients x (p + 1)): a balanced design of a
+    million patients is one group. Used without clusters when there are few groups.
+    """
+
+    group: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    n: np.ndarray = field(default_factory=lambda: np.empty(0))  # members per group
+    g: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # (3 or 1, G) Z'Z entries
+    M: np.ndarray = field(default_factory=lambda: np.empty(0))  # (q, q, G, a, a)
+
+
+def _pool(st: _Stats) -> _PooledStats | None:
+    """Pool ``st`` by identical ``Z_i'Z_i`` when that leaves few groups (else None)."""
+    if st.cluster_starts is not None:
+        return None
+    q = st.q
+    a = st.p + 1
+    n_patients = st.B[0].shape[1]
+    keys = st.B[0][:1] if q == 1 else np.vstack([st.B[0][:2], st.B[1][1:2]])
+    _, first, group = np.unique(keys.T, axis=0, return_index=True, return_inverse=True)
+    n_groups = len(first)
+    if n_groups * a > n_patients // 2:
+        return None
+    group = group.reshape(-1).astype(np.int64)
+    M = np.empty((q, q, n_groups, a, a))
+    for k in range(q):
+        for m in range(k, q):
+            for r in range(a):
+                for c in range(a):
+                    if k == m and c < r:
+                        M[k, m, :, r, c] = M[k, m, :, c, r]
+                        continue
+                    M[k, m, :, r, c] = np.bincount(
+                        group, weights=st.B[k][r] * st.B[m][c], minlength=n_groups
+                    )
+            if m != k:
+                M[m, k] = np.swapaxes(M[k, m], 1, 2)
+    return _PooledStats(
+        n_obs=st.n_obs, p=st.p, q=q, B=st.B, XyXy=st.XyXy, group=group,
+        n=np.bincount(group, minlength=n_groups).astype(np.float64), g=keys[:, first], M=M,
+    )
+
+
+def _evaluate_pooled(
+    theta: np.ndarray, st: _PooledStats, reml: bool, *, gradient: bool = False
+) -> _Eval | None:
+    """:func:`_evaluate` on pooled moments (``W`` is returned per group)."""
+    q, p, n = st.q, st.p, st.n
+    M = st.M
+    if q == 1:
+        g00 = st.g[0]
+        l0 = float(theta[0])
+        det = 1.0 + (l0 * l0) * g00
+        w00 = (l0 * l0) / det
+        W: tuple[np.ndarray, ...] = (w00,)
+        T = np.einsum("g,gij->ij", w00, M[0, 0])
+    else:
+        g00, g01, g11 = st.g
+        det, w00, w01, w11 = _slope_weights(theta, g00, g01, g11)
+        W = (w00, w01, w11)
+        T = (np.einsum("g,gij->ij", w00, M[0, 0])
+             + np.einsum("g,gij->ij", w01, M[0, 1] + M[1, 0])
+             + np.einsum("g,gij->ij", w11, M[1, 1]))
+    logdet_v = float(n @ np.log(det))
+    profiled = _profile(st.XyXy - T, logdet_v, st.n_obs, p, reml)
+    if profiled is None:
+        return None
+    crit, r2, beta, A = profiled
+    ev = _Eval(crit, r2, beta, A, W)
+    if not gradient:
+        return ev
+    n_obs = st.n_obs
+    u = np.append(-beta, 1.0)
+    k = (n_obs - p if reml else n_obs) / r2
+    if q == 1:
+        K = np.array([[1.0 - g00 * w00]])  # (1, 1, G)
+        H = np.array([[float(n @ (K[0, 0] * g00))]])
+    else:
+        k00 = 1.0 - (g00 * w00 + g01 * w01)
+        k01 = -(g00 * w01 + g01 * w11)
+        k10 = -(g01 * w00 + g11 * w01)
+        k11 = 1.0 - (g01 * w01 + g11 * w11)
+        K = np.array([[k00, k01], [k10, k11]])  # (q, q, G): K[j, r] per group
+        H = np.array(
+            [
+                [float(n @ (k00 * g00 + k01 * g01)), float(n @ (k00 * g01 + k01 * g11))],
+                [float(n @ (k00 * g01 + k01 * g11)), float(n @ (k10 * g01 + k11 * g11))],
+            ]
+        )
+    Mu = np.einsum("i,rsgij,j->rsg", u, M, u)  # u' M_rs u per group
+    # sum_i e_ji e_li = sum_g sum_rs K_jr K_ls u'M_rs u
+    ee = np.einsum("jrg,lsg,rsg->jl", K, K, Mu)
+    Q = H - k * ee
+    if reml:
+        a_inv = np.linalg.inv(A)
+        P = np.einsum("jrg,ksg,rsglm->jlkm", K, K, M[:, :, :, :p, :p])
+        Q = Q - np.einsum("lm,jlkm->jk", a_inv, P)
+    QL = 2.0 * (Q @ _lambda(theta, q))
+    ev.grad = np.array([QL[0, 0]]) if q == 1 else np.array([QL[0, 0], QL[1, 0], QL[1, 1]])
+    ev.Q = 0.5 * (Q + Q.T)
     return ev
 
 
@@ -1657,7 +1768,9 @@ def _fit_long(
         cluster_codes = patient_cluster[present]
     st = _sufficient_stats(Xy, q, seg_starts, cluster_codes)
     _raise_design_problem(st, long, names, cov_names, random)
-    fit = _optimise(st, reml, start=start, maxiter=maxiter, has_cluster=cluster is not None)
+    pooled = _pool(st)
+    fit = _optimise(pooled if pooled is not None else st, reml, start=start, maxiter=maxiter,
+                    has_cluster=cluster is not None)
     if not fit.converged and not quiet:
         warnings.warn(
             f"{_CALLER}() did not converge ({fit.message}) after {fit.n_iter} iterations; the "
@@ -1683,11 +1796,12 @@ def _fit_long(
     beta = ev.beta
     # residual projections s_i = Z_i'(y_i - X_i beta), (N, q)
     s = np.column_stack([Bk[p] - beta @ Bk[:p] for Bk in st.B])
+    weights = ev.W if pooled is None else tuple(w[pooled.group] for w in ev.W)
     if q == 1:
-        (w00,) = ev.W
+        (w00,) = weights
         Wm = w00[:, None, None] * np.ones((1, 1, 1))
     else:
-        w00, w01, w11 = ev.W
+        w00, w01, w11 = weights
         Wm = np.empty((len(w00), 2, 2))
         Wm[:, 0, 0], Wm[:, 0, 1], Wm[:, 1, 0], Wm[:, 1, 1] = w00, w01, w01, w11
     eff = np.einsum("nij,nj->ni", Wm, s)
