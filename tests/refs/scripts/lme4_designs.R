@@ -15,8 +15,9 @@
 #   * "default": lmer(formula, data, REML = ., control = lmerControl()) (lme4's defaults);
 #   * "best": refits from the default fit's theta (and from a few other starts) with tight
 #     optimisers (nloptwrap BOBYQA with xtol_rel = 1e-12, ftol_rel = 1e-14; minqa bobyqa with
-#     rhoend = 1e-11; Nelder_Mead with FtolRel = 1e-15) and a final polish of the best one; the
-#     lowest criterion wins. Both are stored with: REML criterion (REMLcrit) or deviance
+#     rhoend = 1e-11; Nelder_Mead with FtolRel = 1e-15), restarts off the boundary when a
+#     diagonal theta of the winner is 0, and a final polish of the best one; the lowest
+#     criterion wins. Both are stored with: REML criterion (REMLcrit) or deviance
 #     (deviance), fixed effects, SEs sqrt(diag(vcov)), theta (getME(fit, "theta"), patient block
 #     (lower triangle column-major), then the cluster), sigma^2, the patient random-effects
 #     covariance (VarCorr), the cluster variance, isSingular(fit, tol = 1e-4), the optimiser's
@@ -256,7 +257,30 @@ fit_design <- function(design) {
   crits <- vapply(candidates, crit_of, numeric(1))
   best_name <- names(candidates)[which.min(crits)]
   best <- candidates[[best_name]]
-  # polish the winner with the two other tight optimisers
+  # a diagonal theta on the boundary (0) is a stationary point of the Cholesky parametrisation:
+  # restart from the winner with each such entry moved inside (and the off-diagonal's sign
+  # flipped when it is the intercept's), keep what is lower
+  th_best <- getME(best$fit, "theta")
+  diag_names <- c("patient.(Intercept)", "patient.v1", "cluster.(Intercept)")
+  for (dn in intersect(diag_names, names(th_best))) {
+    if (th_best[[dn]] < 1e-4) {
+      for (flip in c(1, -1)) {
+        th <- th_best
+        th[[dn]] <- 0.1
+        if (dn == "patient.(Intercept)" && "patient.v1.(Intercept)" %in% names(th)) {
+          th[["patient.v1.(Intercept)"]] <- flip * th[["patient.v1.(Intercept)"]]
+        } else if (flip < 0) next
+        label <- sprintf("nloptwrap_tight from %s = 0.1%s", dn, if (flip < 0) " (off-diagonal sign flipped)" else "")
+        r <- fit_capture(b$formula, b$data, reml, ctl$nloptwrap_tight, start = th)
+        crits[[label]] <- crit_of(r)
+        if (crit_of(r) < crit_of(best)) {
+          best <- r
+          best_name <- label
+        }
+      }
+    }
+  }
+  # polish the winner with the three tight optimisers
   th_best <- getME(best$fit, "theta")
   for (nm in c("bobyqa_tight", "nloptwrap_tight", "nelder_mead_tight")) {
     r <- fit_capture(b$formula, b$data, reml, ctl[[nm]], start = th_best)
