@@ -37,11 +37,6 @@ import pytest
 
 from iatrogenic.core.growth import fit_growth
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
-
 REFS = Path(__file__).parent / "refs" / "lme4_designs"
 DESIGNS = json.loads((REFS / "designs.json").read_text())
 LME4 = json.loads((REFS / "lme4_results.json").read_text())
@@ -99,17 +94,6 @@ def _weakly_determined(best: dict, random: str, time_sd: float) -> bool:
 @cache
 def _data(design_id: str) -> pd.DataFrame:
     return pd.read_csv(REFS / "data" / f"{design_id}.csv.gz")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    # The fits are tiny linear algebra: a threaded OpenBLAS on busy cores stalls them (a
-    # 10-patient fit took 1.2 s instead of 0.07 s on a loaded 2-core machine).
-    if threadpool_limits is None:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _fit(design: dict):

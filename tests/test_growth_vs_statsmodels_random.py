@@ -23,12 +23,8 @@ import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
+from iatrogenic._threads import one_blas_thread
 from iatrogenic.core.growth import fit_growth
-
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
 
 sm_formula = pytest.importorskip("statsmodels.formula.api")
 
@@ -37,11 +33,9 @@ _COUNTS = {"compared": 0, "statsmodels_failed": 0, "statsmodels_not_converged": 
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_blas_thread():
-    # Tiny linear algebra: a threaded OpenBLAS on busy cores only stalls it.
-    if threadpool_limits is None:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
+    # statsmodels' small linear algebra: a threaded OpenBLAS on busy cores only stalls it
+    # (the growth engine limits itself)
+    with one_blas_thread():
         yield
 
 

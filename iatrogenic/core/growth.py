@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from .._threads import one_blas_thread
 from .._validation import (
     LongData,
     check_choice,
@@ -1121,6 +1122,18 @@ def _optimise(
     verified point wins. A warm ``start`` may save iterations but cannot change the result
     beyond the Newton steps' precision.
     """
+    with one_blas_thread():
+        return _optimise_on(st, reml, start=start, maxiter=maxiter, has_cluster=has_cluster)
+
+
+def _optimise_on(
+    st: _Stats | _GroupedStats,
+    reml: bool,
+    *,
+    start: np.ndarray | None,
+    maxiter: int,
+    has_cluster: bool,
+) -> _Fit:
     problem = _Criterion(st, reml, has_cluster)
     k = problem.k
     default = _default_start(st.q, has_cluster)

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import math
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-try:  # installed with scikit-learn
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
-
+from .._threads import one_blas_thread
 from .._validation import check_fraction, check_number
 from ..core.growth import _fit_slopes_grouped, _grouped_stats, _patient_slopes
 from .base import Detector, ScreenInput, empty_events, label, make_events
@@ -45,15 +39,6 @@ def _model_time(frame: pd.DataFrame, order: np.ndarray) -> tuple[np.ndarray, str
         # ``_time_order`` holds exactly these values (the column as float64)
         return order, "session", 1.0
     return order, "occasion", 1.0
-
-
-def _one_blas_thread() -> AbstractContextManager[Any]:
-    """Limit BLAS to one thread: the fits only do tiny matrix and vector products, and a threaded
-    OpenBLAS stalls on each call when the cores are busy (measured: the example with dates took
-    6-8 s instead of 0.9 s on a loaded 2-core machine, most of it in L-BFGS-B's BLAS calls)."""
-    if threadpool_limits is None:  # pragma: no cover
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 #: Beyond the first ``max_fits`` occasions, refits per doubling of the number of occasions.
@@ -160,7 +145,7 @@ class WorseningTrajectory(Detector):
         self.max_fits = check_number(max_fits, name="max_fits", caller=caller, low=1, integer=True)
 
     def detect(self, data: ScreenInput) -> pd.DataFrame:
-        with _one_blas_thread():
+        with one_blas_thread():
             return self._detect(data)
 
     def _detect(self, data: ScreenInput) -> pd.DataFrame:
