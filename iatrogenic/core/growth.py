@@ -125,9 +125,7 @@ def _plan_covariates(frame: pd.DataFrame, covariates: Sequence[str]) -> _Covaria
     spec: list[tuple[str, str, Any]] = []
     for column in covariates:
         values = frame[column]
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
-            values
-        )
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         if numeric:
             names.append(str(column))
             spec.append((column, "numeric", None))
@@ -434,12 +432,16 @@ def _evaluate_grouped(
         # e_i = K (u'B0_i, u'B1_i)': the group mean part plus the members' centred scatter
         v0, v1 = u @ b0, u @ b1
         e0, e1 = k00 * v0 + k01 * v1, k10 * v0 + k11 * v1
-        ee00 = float(n @ (e0 * e0) + np.sum(k00 * k00 * c00 + 2.0 * k00 * k01 * c01
-                                            + k01 * k01 * c11))
-        ee01 = float(n @ (e0 * e1) + np.sum(k00 * k10 * c00 + (k00 * k11 + k01 * k10) * c01
-                                            + k01 * k11 * c11))
-        ee11 = float(n @ (e1 * e1) + np.sum(k10 * k10 * c00 + 2.0 * k10 * k11 * c01
-                                            + k11 * k11 * c11))
+        ee00 = float(
+            n @ (e0 * e0) + np.sum(k00 * k00 * c00 + 2.0 * k00 * k01 * c01 + k01 * k01 * c11)
+        )
+        ee01 = float(
+            n @ (e0 * e1)
+            + np.sum(k00 * k10 * c00 + (k00 * k11 + k01 * k10) * c01 + k01 * k11 * c11)
+        )
+        ee11 = float(
+            n @ (e1 * e1) + np.sum(k10 * k10 * c00 + 2.0 * k10 * k11 * c01 + k11 * k11 * c11)
+        )
         Q = H - k * np.array([[ee00, ee01], [ee01, ee11]])
         if reml:
             a_inv = np.linalg.inv(A)
@@ -496,8 +498,15 @@ def _pool(st: _Stats) -> _PooledStats | None:
             if m != k:
                 M[m, k] = np.swapaxes(M[k, m], 1, 2)
     return _PooledStats(
-        n_obs=st.n_obs, p=st.p, q=q, B=st.B, XyXy=st.XyXy, group=group,
-        n=np.bincount(group, minlength=n_groups).astype(np.float64), g=keys[:, first], M=M,
+        n_obs=st.n_obs,
+        p=st.p,
+        q=q,
+        B=st.B,
+        XyXy=st.XyXy,
+        group=group,
+        n=np.bincount(group, minlength=n_groups).astype(np.float64),
+        g=keys[:, first],
+        M=M,
     )
 
 
@@ -518,9 +527,11 @@ def _evaluate_pooled(
         g00, g01, g11 = st.g
         det, w00, w01, w11 = _slope_weights(theta, g00, g01, g11)
         W = (w00, w01, w11)
-        T = (np.einsum("g,gij->ij", w00, M[0, 0])
-             + np.einsum("g,gij->ij", w01, M[0, 1] + M[1, 0])
-             + np.einsum("g,gij->ij", w11, M[1, 1]))
+        T = (
+            np.einsum("g,gij->ij", w00, M[0, 0])
+            + np.einsum("g,gij->ij", w01, M[0, 1] + M[1, 0])
+            + np.einsum("g,gij->ij", w11, M[1, 1])
+        )
     logdet_v = float(n @ np.log(det))
     profiled = _profile(st.XyXy - T, logdet_v, st.n_obs, p, reml)
     if profiled is None:
@@ -597,8 +608,9 @@ def _collinear_terms(XX: np.ndarray) -> list[int]:
         scaled = XX[np.ix_(terms, terms)] / np.outer(d[terms], d[terms])
         residual = scaled[-1, -1]
         if keep:
-            residual -= scaled[-1, :-1] @ np.linalg.lstsq(scaled[:-1, :-1], scaled[:-1, -1],
-                                                          rcond=None)[0]
+            residual -= (
+                scaled[-1, :-1] @ np.linalg.lstsq(scaled[:-1, :-1], scaled[:-1, -1], rcond=None)[0]
+            )
         if residual <= 1e-10:
             bad.append(j)
         else:
@@ -743,16 +755,18 @@ def _units(st: _Stats | _GroupedStats, beta: np.ndarray) -> _Units:
     if isinstance(st, _GroupedStats):
         b0, b1 = st.b0, st.b1
         c00, c01, c11 = st.scatter
-        return _Units(st.n, b0[0], b0[1], b1[1], b0[2] - beta @ b0[:2], b1[2] - beta @ b1[:2],
-                      c00, c01, c11)
+        return _Units(
+            st.n, b0[0], b0[1], b1[1], b0[2] - beta @ b0[:2], b1[2] - beta @ b1[:2], c00, c01, c11
+        )
     B0 = st.B[0]
     zeros = np.zeros(B0.shape[1])
     s0 = B0[p] - beta @ B0[:p]
     if st.q == 1:
         return _Units(np.ones_like(zeros), B0[0], zeros, zeros, s0, zeros, zeros, zeros, zeros)
     B1 = st.B[1]
-    return _Units(np.ones_like(zeros), B0[0], B1[0], B1[1], s0, B1[p] - beta @ B1[:p],
-                  zeros, zeros, zeros)
+    return _Units(
+        np.ones_like(zeros), B0[0], B1[0], B1[1], s0, B1[p] - beta @ B1[:p], zeros, zeros, zeros
+    )
 
 
 def _moment_start(st: _Stats | _GroupedStats, has_cluster: bool) -> np.ndarray | None:
@@ -807,12 +821,15 @@ def _moment_start(st: _Stats | _GroupedStats, has_cluster: bool) -> np.ndarray |
         m01 = p00 * p01 * u.c00 + (p00 * p11 + p01 * p01) * u.c01 + p01 * p11 * u.c11
         m11 = p01 * p01 * u.c00 + 2 * p01 * p11 * u.c01 + p11 * p11 * u.c11
         mean = np.array([wu @ b0, wu @ b1]) / n_use
-        second = np.array(
-            [
-                [wu @ (b0 * b0) + usable @ m00, wu @ (b0 * b1) + usable @ m01],
-                [wu @ (b0 * b1) + usable @ m01, wu @ (b1 * b1) + usable @ m11],
-            ]
-        ) / n_use
+        second = (
+            np.array(
+                [
+                    [wu @ (b0 * b0) + usable @ m00, wu @ (b0 * b1) + usable @ m01],
+                    [wu @ (b0 * b1) + usable @ m01, wu @ (b1 * b1) + usable @ m11],
+                ]
+            )
+            / n_use
+        )
         noise = sigma2 * np.array([[wu @ p00, wu @ p01], [wu @ p01, wu @ p11]]) / n_use
         psi = second - np.outer(mean, mean) - noise
         values, vectors = np.linalg.eigh(0.5 * (psi + psi.T))
@@ -1676,15 +1693,17 @@ def fit_growth(
     extra: dict[str, str | None] = {c: c for c in cov_list}
     if cluster is not None:
         extra["cluster"] = cluster
-    long = prepare_long(
-        data, patient=patient, time=time, score=score, caller=_CALLER, extra=extra
-    )
+    long = prepare_long(data, patient=patient, time=time, score=score, caller=_CALLER, extra=extra)
     frame = long.frame
     t = numeric_time(long, caller=_CALLER)
     for keyword, column in [*(("covariates", c) for c in cov_list), ("cluster", cluster)]:
         if column is not None:
             check_patient_level(
-                frame[column], long.codes, long.patients, column=column, keyword=keyword,
+                frame[column],
+                long.codes,
+                long.patients,
+                column=column,
+                keyword=keyword,
                 caller=_CALLER,
             )
     plan = _plan_covariates(frame, cov_list)
@@ -1782,8 +1801,13 @@ def _fit_long(
     st = _sufficient_stats(Xy, q, seg_starts, cluster_codes)
     _raise_design_problem(st, long, names, cov_names, random)
     pooled = _pool(st)
-    fit = _optimise(pooled if pooled is not None else st, reml, start=start, maxiter=maxiter,
-                    has_cluster=cluster is not None)
+    fit = _optimise(
+        pooled if pooled is not None else st,
+        reml,
+        start=start,
+        maxiter=maxiter,
+        has_cluster=cluster is not None,
+    )
     if not fit.converged and not quiet:
         warnings.warn(
             f"{_CALLER}() did not converge ({fit.message}) after {fit.n_iter} iterations; the "
@@ -1796,8 +1820,9 @@ def _fit_long(
         warnings.warn(
             f"{_CALLER}(): boundary (singular) fit: a random-effect variance is 0 or the "
             "intercept-slope correlation is +-1 (model.singular_ is True; the optimum was "
-            f"checked from {fit.n_starts} starts). The data do not support this random-effects "
-            "structure. Suggestion: random='intercept', or drop cluster= if its variance is 0.",
+            "verified" + (f" from {fit.n_starts} starts" if fit.n_starts > 1 else "") + "). The "
+            "data do not support this random-effects structure. Suggestion: random='intercept', "
+            "or drop cluster= if its variance is 0.",
             SingularFitWarning,
             stacklevel=3,
         )
@@ -1911,9 +1936,7 @@ def _raise_design_problem(
     n_patients = st.B[0].shape[1]
     q = st.q
     columns = long.columns
-    where = (
-        f"the {st.n_obs} usable rows of {n_patients} patient{'s' if n_patients != 1 else ''}"
-    )
+    where = f"the {st.n_obs} usable rows of {n_patients} patient{'s' if n_patients != 1 else ''}"
     if problem is None:
         if st.n_obs <= q * n_patients:
             _raise_too_few_observations(st.n_obs, n_patients, q, where)
