@@ -8,6 +8,7 @@ say what to do. Nothing here mutates the caller's objects.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
@@ -42,6 +43,7 @@ __all__ = [
     "numeric_time",
     "prepare_long",
     "resolve_better",
+    "wide_hint",
 ]
 
 T = TypeVar("T")
@@ -242,7 +244,9 @@ def numeric_time(long: LongData, *, caller: str) -> np.ndarray:
             f"Column {long.columns['time']!r} (given as time=) passed to {caller}() must be "
             f"numeric (session number, weeks or days since intake); got dtype {values.dtype}. "
             "Suggestion: number the sessions (data.groupby('patient').cumcount() + 1) or "
-            "convert dates to days ((data['date'] - data['date'].min()).dt.days)."
+            "convert dates to days ((data['date'] - data['date'].min()).dt.days); for labels "
+            "such as 'week 4', take their number: "
+            f"data[{long.columns['time']!r}].str.extract(r'(\\d+)')[0].astype(float)."
         )
     return values.to_numpy(dtype=np.float64)
 
@@ -283,8 +287,45 @@ def check_dataframe(data: Any, *, caller: str, name: str = "data") -> pd.DataFra
     return data
 
 
+def wide_hint(columns: Iterable[Any]) -> str:
+    """A hint at :func:`iatrogenic.from_wide` when column names look like one column per session.
+
+    Three or more columns whose names differ only in their last number (``phq9_s1``,
+    ``phq9_s2``, ``phq9_s3``) make a table look wide; the hint gives the ``pattern=`` to pass.
+
+    Examples
+    --------
+    >>> hint = wide_hint(["id", "phq9_s1", "phq9_s2", "phq9_s3"])
+    >>> print(hint[hint.index("ia.from_wide"):])
+    ia.from_wide(data, patient=..., pattern=r'phq9_s(\\d+)').
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for column in columns:
+        match = _LAST_NUMBER.match(str(column))
+        if match is not None:
+            groups.setdefault((match.group(1), match.group(3)), []).append(str(column))
+    if not groups:
+        return ""
+    (prefix, suffix), names = max(groups.items(), key=lambda item: len(item[1]))
+    if len(names) < 3:
+        return ""
+    pattern = re.escape(prefix) + r"(\d+)" + re.escape(suffix)
+    shown = _quote_list(names[:4]) + (", ..." if len(names) > 4 else "")
+    return (
+        f" The data look wide (one column per session: {shown}). Suggestion: convert them to "
+        f"long format first with ia.from_wide(data, patient=..., pattern=r'{pattern}')."
+    )
+
+
+_LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$", re.DOTALL)
+
+
 def check_columns(data: pd.DataFrame, columns: dict[str, str], *, caller: str) -> None:
-    """Check that every column named by a keyword (``{keyword: column}``) is in ``data``."""
+    """Check that every column named by a keyword (``{keyword: column}``) is in ``data``.
+
+    When the table looks wide (one column per session), the message points to
+    :func:`iatrogenic.from_wide`.
+    """
     available = [str(c) for c in data.columns]
     for keyword, column in columns.items():
         if column in data.columns:
@@ -292,9 +333,13 @@ def check_columns(data: pd.DataFrame, columns: dict[str, str], *, caller: str) -
         close = difflib.get_close_matches(str(column), available, n=3, cutoff=0.5)
         hint = f" Did you mean {_quote_list(close)}?" if close else ""
         shown = _quote_list(available[:20]) + (", ..." if len(available) > 20 else "")
+        wide = wide_hint(data.columns)
+        suggestion = "" if wide else f" Suggestion: pass {keyword}='<your column name>'."
+        if column in [name for name in data.index.names if name is not None]:
+            suggestion = f" Suggestion: {column!r} is the index; pass data.reset_index() instead."
         raise ColumnNotFoundError(
             f"Column {column!r} (given as {keyword}=) is not in the data passed to {caller}(). "
-            f"Available columns: {shown}.{hint} Suggestion: pass {keyword}='<your column name>'."
+            f"Available columns: {shown}.{hint}{suggestion}{wide}"
         )
 
 
@@ -338,8 +383,9 @@ class LongData:
     codes : ndarray of int64
         For each row of ``frame``, the position of its patient in ``patients``.
     order : ndarray of float64
-        For each row, a key that orders occasions within a patient (numeric or datetime values,
-        the categories' order, or the order of first appearance for text occasions).
+        For each row, a key that orders occasions within a patient: numeric or datetime values,
+        the categories' order, or the rank of text labels by their number or known word (see
+        docs/input-data.md). It never depends on the order of the rows.
     starts : ndarray of int64
         Position in ``frame`` of each patient's first row; ``starts[-1]`` is ``len(frame)``.
     columns : dict
@@ -363,85 +409,478 @@ class LongData:
         return np.diff(self.starts)
 
 
-def _time_order(values: pd.Series, codes: np.ndarray, *, column: str, caller: str) -> np.ndarray:
-    """A float key ordering the occasions of ``values`` (rows in the caller's order).
+#: Words accepted as text occasions, with their rank in time (0 comes first). Labels are matched
+#: after lower-casing and removing spaces, underscores, hyphens and dots ("Follow-up" is
+#: "followup"). Words of one rank name the same occasion. Documented in docs/input-data.md.
+OCCASION_WORDS: dict[str, int] = {
+    # the start of treatment
+    "pre": 0,
+    "pretreatment": 0,
+    "pretherapy": 0,
+    "baseline": 0,
+    "intake": 0,
+    "start": 0,
+    "first": 0,
+    "before": 0,
+    "admission": 0,
+    # its middle
+    "mid": 1,
+    "midtreatment": 1,
+    "midtherapy": 1,
+    "midpoint": 1,
+    "interim": 1,
+    # its end
+    "post": 2,
+    "posttreatment": 2,
+    "posttherapy": 2,
+    "end": 2,
+    "endoftreatment": 2,
+    "endoftherapy": 2,
+    "final": 2,
+    "last": 2,
+    "after": 2,
+    "discharge": 2,
+    # after the end
+    "followup": 3,
+    "fu": 3,
+}
 
-    Numbers, dates and ordered categoricals order themselves; so do unordered categoricals whose
-    categories are numbers or dates. Text labels (``"baseline"``, ``"week4"``) have no order of
-    their own: each patient's rows, in the order given, say which label comes first, and the
-    labels are ranked consistently with every patient (labels never seen together keep the order
-    of their first appearance). Patients that contradict each other are an error.
+#: How many labels an error message about text occasions shows.
+MAX_LABELS_SHOWN = 8
+
+_SEPARATORS = re.compile(r"[\s_.\-]+")
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+# A number, negative when its minus sign starts the label or follows a space ("week -1").
+_LABEL_NUMBER = re.compile(r"(?:(?<!\S)-)?\d+(?:\.\d+)?")
+_ORDINAL = re.compile(r"^(?:st|nd|rd|th)(?![a-z])")
+_DATE_LIKE = re.compile(
+    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{1,2}[-\s/](jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[-\s/,]*\d{2,4}"
+    r"|(19|20)\d{6}|\d{4}(19|20)\d{2})"  # 8 digits: yyyymmdd, ddmmyyyy, mmddyyyy
+    r"([\sT]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?\s*$",
+    re.IGNORECASE,
+)
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%d.%m.%Y",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d-%m-%y",
+    "%d.%m.%y",
+    "%d %b %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %B %Y",
+    "%Y%m%d",
+    "%d%m%Y",
+    "%m%d%Y",
+)
+_TIME_SUFFIXES = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M")
+
+
+def _show_labels(labels: Sequence[Any]) -> str:
+    """The first labels in sorted order: a message must not depend on the order of the rows."""
+    labels = sorted(labels, key=str)
+    shown = _quote_list(_plain(v) for v in labels[:MAX_LABELS_SHOWN])
+    more = f", ... ({len(labels)} labels in all)" if len(labels) > MAX_LABELS_SHOWN else ""
+    return shown + more
+
+
+def _date_formats(labels: Sequence[str]) -> list[str]:
+    """``pd.to_datetime`` keywords (``"format='%Y-%m-%d'"``) of the formats reading every label."""
+    found = []
+    text = pd.Series(labels, dtype=object).str.strip()
+    for date_format in _DATE_FORMATS:
+        for suffix in _TIME_SUFFIXES:
+            full = date_format + suffix
+            parsed = pd.to_datetime(text, format=full, errors="coerce")
+            if parsed.notna().all():
+                found.append(f"format={full!r}")
+    if not found:  # ISO 8601 with time zones or fractions of a second
+        try:
+            iso = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        except (TypeError, ValueError):  # pragma: no cover - errors="coerce" should not raise
+            return found
+        if iso.notna().all():
+            found.append("format='ISO8601', utc=True")
+    return found
+
+
+def _label_number(label: str) -> tuple[float, str] | None:
+    """The one number in a label and the text around it (normalised), or None.
+
+    ``"Week 4"`` gives ``(4.0, "week")``, ``"s12"`` ``(12.0, "s")``, ``"2nd session"``
+    ``(2.0, "session")``, ``"-1"`` ``(-1.0, "")``; a label with no number or several gives None.
     """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        categories = values.cat.categories
-        if values.cat.ordered:
-            return values.cat.codes.to_numpy(dtype=np.float64)
-        if pd.api.types.is_numeric_dtype(categories) or pd.api.types.is_datetime64_any_dtype(
-            categories
-        ):
-            ranks = np.argsort(np.argsort(categories.to_numpy(), kind="stable"), kind="stable")
-            return ranks[values.cat.codes.to_numpy()].astype(np.float64)
-    elif pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
-        return values.to_numpy().astype("datetime64[ns]").astype(np.int64).astype(np.float64)
-    elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype=np.float64)
-    labels, uniques = pd.factorize(values, sort=False)
-    return _label_ranks(labels, codes, uniques, column=column, caller=caller)[labels]
+    lowered = label.strip().lower()
+    numbers = _LABEL_NUMBER.findall(lowered)
+    if len(numbers) != 1:
+        return None
+    match = _LABEL_NUMBER.search(lowered)
+    if match is None:  # pragma: no cover - findall found one
+        return None
+    rest = _ORDINAL.sub("", lowered[match.end() :])
+    template = _SEPARATORS.sub("", lowered[: match.start()] + "#" + rest)
+    return float(match.group()), template
+
+
+def _text_occasion_error(
+    frame: pd.DataFrame,
+    *,
+    labels: np.ndarray,
+    uniques: Sequence[Any],
+    culprits: Sequence[int],
+    patient: str,
+    column: str,
+    caller: str,
+    why: str,
+) -> InvalidValueError:
+    rows = describe_rows(frame, np.flatnonzero(np.isin(labels, culprits)), [patient, column])
+    return InvalidValueError(
+        f"Column {column!r} (given as time=) passed to {caller}() holds text occasions whose "
+        f"order is not known: {why}. Labels: {_show_labels(list(uniques))}; rows: {rows}. "
+        "iatrogenic never guesses the order of occasions: numbers and dates order themselves, "
+        "text labels only when each holds one number counting the same unit ('1', 'week 4', "
+        "'s12') or when all are known words (pre/mid/post, baseline/end/follow-up, "
+        "intake/discharge, before/after, first/last; see docs/input-data.md). Suggestion: pass "
+        "session numbers or dates, or give the order with an ordered categorical: "
+        f"data[{column!r}] = pd.Categorical(data[{column!r}], categories=[...the labels in time "
+        "order...], ordered=True)."
+    )
 
 
 def _label_ranks(
-    labels: np.ndarray, codes: np.ndarray, uniques: Any, *, column: str, caller: str
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    uniques: Sequence[Any],
+    *,
+    patient: str,
+    column: str,
+    caller: str,
 ) -> np.ndarray:
-    """Rank text labels so that every patient's rows (in the order given) run forwards."""
-    n_labels = len(uniques)
-    within = np.argsort(codes, kind="stable")  # each patient's rows, in the caller's order
-    before, after = labels[within][:-1], labels[within][1:]
-    same = (codes[within][:-1] == codes[within][1:]) & (before != after)
-    edges = np.unique(before[same] * n_labels + after[same])
-    successors: list[list[int]] = [[] for _ in range(n_labels)]
-    indegree = np.zeros(n_labels, dtype=np.int64)
-    for edge in edges.tolist():
-        successors[edge // n_labels].append(edge % n_labels)
-        indegree[edge % n_labels] += 1
-    # Kahn's algorithm over the (few) distinct labels; ties go to the first label to appear.
-    ranks = np.full(n_labels, -1, dtype=np.int64)
-    ready = sorted(np.flatnonzero(indegree == 0).tolist())
-    for rank in range(n_labels):
-        if not ready:
-            stuck = [repr(uniques[k]) for k in np.flatnonzero(ranks < 0)[:4]]
-            raise InvalidValueError(
-                f"Column {column!r} (given as time=) passed to {caller}() has text occasions "
-                f"({', '.join(stuck)}, ...) that come in a different order for different "
-                "patients, so their order cannot be known. Suggestion: pass session numbers or "
-                f"dates, or an ordered categorical: pd.Categorical(data[{column!r}], "
-                "categories=[...in time order...], ordered=True)."
+    """Rank text labels by the rule of docs/input-data.md, or raise: the order is never guessed.
+
+    ``labels`` are the codes of the rows into ``uniques`` (every unique a str); the result holds
+    one float rank per unique. The loops run over the distinct labels, not the rows.
+    """
+    texts = [str(u) for u in uniques]
+    in_order = sorted(range(len(texts)), key=texts.__getitem__)  # messages: never row order
+    error: dict[str, Any] = {
+        "frame": frame,
+        "labels": labels,
+        "uniques": uniques,
+        "patient": patient,
+        "column": column,
+        "caller": caller,
+    }
+    dated = [k for k in in_order if _DATE_LIKE.match(texts[k])]
+    if dated:
+        formats = _date_formats([texts[k] for k in dated])
+        where = f"data[{column!r}]"
+        if len(formats) == 1:
+            how = f"pd.to_datetime({where}, {formats[0]})"
+        elif formats:
+            how = " or ".join(f"pd.to_datetime({where}, {f})" for f in formats[:2])
+            how += (
+                " (the labels fit more than one format, e.g. day first or month first: "
+                "check which your export uses)"
             )
-        label = ready.pop(0)
-        ranks[label] = rank
-        for successor in successors[label]:
-            indegree[successor] -= 1
-            if indegree[successor] == 0:
-                ready.append(successor)
-                ready.sort()
-    return ranks.astype(np.float64)
+        else:
+            how = f"pd.to_datetime({where}, format='...') with the format of your export"
+        rows = describe_rows(frame, np.flatnonzero(np.isin(labels, dated)), [patient, column])
+        raise ColumnTypeError(
+            f"Column {column!r} (given as time=) passed to {caller}() holds dates stored as text "
+            f"({_show_labels([texts[k] for k in dated])}; {rows}). Text is not ordered as time, "
+            f"so iatrogenic does not guess. Suggestion: convert the column first: {where} = "
+            f"{how}."
+        )
+
+    as_numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    if np.isfinite(as_numbers).all():
+        return as_numbers
+    numbered = [_label_number(text) for text in texts]
+    words = [OCCASION_WORDS.get(_SEPARATORS.sub("", text.strip().lower())) for text in texts]
+    has_number = [k for k in in_order if numbered[k] is not None]
+    if len(has_number) == len(texts):
+        templates = [n[1] for n in numbered if n is not None]
+        if len(set(templates)) > 1:
+            example: dict[str, str] = {}
+            for k in in_order:
+                example.setdefault(templates[k], texts[k])
+            counts = {t: templates.count(t) for t in sorted(example)}
+            main = max(counts, key=counts.__getitem__)
+            raise _text_occasion_error(
+                **error,
+                culprits=[k for k in in_order if templates[k] != main],
+                why="their numbers come with different texts ("
+                + _quote_list(sorted(example.values())[:4])
+                + "), which may count different things (weeks, months, sessions)",
+            )
+        return np.array([n[0] for n in numbered if n is not None], dtype=np.float64)
+    if all(w is not None for w in words):
+        return np.array(words, dtype=np.float64)
+    unknown = [k for k in in_order if words[k] is None and numbered[k] is None]
+    if unknown:
+        why = f"{_quote_list(texts[k] for k in unknown[:4])} " + (
+            "is neither a known word nor a label with one number"
+            if len(unknown) == 1
+            else "are neither known words nor labels with one number"
+        )
+        several = [k for k in unknown if len(_DIGITS.findall(texts[k])) > 1]
+        if several:
+            why += f" ({texts[several[0]]!r} holds several numbers)"
+        raise _text_occasion_error(**error, culprits=unknown, why=why)
+    word_labels = [k for k in in_order if words[k] is not None]
+    raise _text_occasion_error(
+        **error,
+        culprits=word_labels,
+        why="words (" + _quote_list(texts[k] for k in word_labels[:4]) + ") are mixed with "
+        "numbered labels (" + _quote_list(texts[k] for k in has_number[:4]) + "), whose "
+        "relative order is not known",
+    )
+
+
+def _datetime_key(values: Any) -> np.ndarray:
+    """Datetimes (naive or timezone-aware, any unit) as float nanoseconds since 1970 (UTC)."""
+    return pd.DatetimeIndex(values).as_unit("ns").asi8.astype(np.float64)
+
+
+def _time_order(frame: pd.DataFrame, column: str, *, patient: str, caller: str) -> np.ndarray:
+    """A float key ordering the occasions of ``frame[column]`` (rows in the caller's order).
+
+    Numbers, dates and ordered categoricals order themselves; so do unordered categoricals whose
+    categories are numbers or dates. Text labels are ordered only when their order is known (see
+    :func:`_label_ranks` and docs/input-data.md); anything else is an error. The key never
+    depends on the order of the rows.
+    """
+    values = frame[column]
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        if dtype.ordered:
+            return codes.astype(np.float64)
+        categories = dtype.categories
+        if pd.api.types.is_datetime64_any_dtype(categories):
+            return _datetime_key(categories)[codes]
+        ranks = _unique_ranks(
+            frame, codes, list(categories), patient=patient, column=column, caller=caller
+        )
+        return ranks[codes]
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return _datetime_key(values)
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return pd.TimedeltaIndex(values).as_unit("ns").asi8.astype(np.float64)
+    if isinstance(dtype, pd.PeriodDtype):
+        return values.array.asi8.astype(np.float64)
+    if pd.api.types.is_complex_dtype(dtype):
+        raise ColumnTypeError(
+            f"Column {column!r} (given as time=) passed to {caller}() holds complex numbers "
+            f"(dtype {dtype}), which have no order in time; "
+            f"{describe_rows(frame, np.arange(min(len(frame), MAX_ROWS_SHOWN)), [column])}. "
+            "Suggestion: pass session numbers, days since intake or dates."
+        )
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return _finite_time(frame, values.to_numpy(dtype=np.float64), column, caller)
+    labels, uniques = pd.factorize(values, sort=False)
+    ranks = _unique_ranks(
+        frame, labels, list(uniques), patient=patient, column=column, caller=caller
+    )
+    return ranks[labels]
+
+
+def _unique_ranks(
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    uniques: list[Any],
+    *,
+    patient: str,
+    column: str,
+    caller: str,
+) -> np.ndarray:
+    """A float key for each distinct occasion value (object, string or category values).
+
+    A loop over the distinct values, never over the rows: ``labels`` (the rows' codes into
+    ``uniques``) only serves to show the offending rows.
+    """
+    kind = pd.api.types.infer_dtype(uniques, skipna=True)
+    where = f"Column {column!r} (given as time=) passed to {caller}()"
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal", "boolean"):
+        numbers = pd.to_numeric(pd.Series(uniques, dtype=object)).to_numpy(dtype=np.float64)
+        _finite_time(frame, numbers[labels], column, caller)
+        return numbers
+    if kind in ("datetime", "datetime64", "date"):
+        try:
+            return _datetime_key(pd.to_datetime(pd.Series(uniques, dtype=object)))
+        except (TypeError, ValueError) as error:
+            raise ColumnTypeError(
+                f"{where} holds dates that cannot be compared with each other ({error}). "
+                f"Suggestion: convert the column with pd.to_datetime(data[{column!r}], utc=True)."
+            ) from None
+    if kind == "string":
+        return _label_ranks(frame, labels, uniques, patient=patient, column=column, caller=caller)
+    by_type: dict[str, list[int]] = {}
+    for k, value in enumerate(uniques):
+        by_type.setdefault(type(value).__name__, []).append(k)
+    types = sorted(by_type)
+    shown = np.sort([np.flatnonzero(np.isin(labels, by_type[name]))[0] for name in types])
+    raise ColumnTypeError(
+        f"{where} must hold numbers, dates or text labels of one kind, but holds values of types "
+        f"{_quote_list(types)}; {describe_rows(frame, shown, [patient, column])}. Suggestion: "
+        f"convert the column to one type, e.g. pd.to_numeric(data[{column!r}]) for session "
+        f"numbers, or data[{column!r}].astype(str) for labels."
+    )
+
+
+def _finite_time(frame: pd.DataFrame, key: np.ndarray, column: str, caller: str) -> np.ndarray:
+    infinite = np.flatnonzero(np.isinf(key))
+    if len(infinite):
+        raise InvalidValueError(
+            f"Column {column!r} (given as time=) passed to {caller}() has infinite values; "
+            f"{describe_rows(frame, infinite, [column])}. Suggestion: correct or drop these rows."
+        )
+    return key
+
+
+def _scores_error(
+    frame: pd.DataFrame,
+    column: str,
+    keyword: str,
+    caller: str,
+    what: str,
+    rows: np.ndarray,
+    suggestion: str,
+) -> ColumnTypeError:
+    return ColumnTypeError(
+        f"Column {column!r} (given as {keyword}=) passed to {caller}() must hold numbers, but "
+        f"{what}; {describe_rows(frame, rows, [column])}. Suggestion: {suggestion}"
+    )
 
 
 def _numeric_scores(frame: pd.DataFrame, column: str, keyword: str, caller: str) -> np.ndarray:
+    """A score-like column as float64 (NaN for missing), or a clear error.
+
+    Numbers (of any numeric dtype, or Python numbers in an object column, or a categorical of
+    numbers) are accepted. Everything else is refused, including numbers stored as text
+    (``"12"``), as :meth:`iatrogenic.Monitor.update` refuses them: convert with
+    ``pd.to_numeric`` first. Booleans, dates, durations and complex numbers are refused.
+    """
     values = frame[column]
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        converted = pd.to_numeric(values, errors="coerce")
-        bad = np.flatnonzero(converted.isna().to_numpy() & values.notna().to_numpy())
-        if len(bad) or pd.api.types.is_bool_dtype(values):
-            rows = describe_rows(
-                frame, bad if len(bad) else np.arange(min(len(frame), 5)), [column]
-            )
-            raise ColumnTypeError(
-                f"Column {column!r} (given as {keyword}=) passed to {caller}() must hold numbers; "
-                f"{rows}. Suggestion: clean these values or convert the column with "
-                f"pd.to_numeric(data[{column!r}], errors='coerce') to treat them as missing."
-            )
-        values = converted
-    scores = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    dtype = values.dtype
+    first = np.arange(min(len(frame), MAX_ROWS_SHOWN))
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = dtype.categories
+        if (
+            pd.api.types.is_numeric_dtype(categories)
+            and not pd.api.types.is_bool_dtype(categories)
+            and not pd.api.types.is_complex_dtype(categories)
+        ):
+            codes = values.cat.codes.to_numpy()
+            scores = np.append(categories.to_numpy(dtype=np.float64), np.nan)[codes]
+            return _finite_scores(frame, scores, column, keyword, caller)
+        values = values.astype(object)
+        dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        raise _scores_error(
+            frame,
+            column,
+            keyword,
+            caller,
+            f"it holds booleans (dtype {dtype})",
+            first,
+            "check that this is the score column; convert with .astype(int) if True/False "
+            "really are scores of 1/0.",
+        )
+    if (
+        pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+    ):
+        raise _scores_error(
+            frame,
+            column,
+            keyword,
+            caller,
+            f"it holds dates or durations (dtype {dtype})",
+            first,
+            f"check that {keyword}= names the score column and not a date column.",
+        )
+    if pd.api.types.is_complex_dtype(dtype):
+        raise _scores_error(
+            frame,
+            column,
+            keyword,
+            caller,
+            f"it holds complex numbers (dtype {dtype})",
+            first,
+            "pass real scores (np.real(...) if every imaginary part is 0).",
+        )
+    if pd.api.types.is_numeric_dtype(dtype):
+        scores = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _finite_scores(frame, scores, column, keyword, caller)
+    labels, uniques = pd.factorize(values, sort=False)
+    kind = pd.api.types.infer_dtype(uniques, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal", "empty"):
+        scores = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+        return _finite_scores(frame, scores, column, keyword, caller)
+    # The error path: sort the distinct values into numbers stored as text and the rest.
+    real = (int, float, np.integer, np.floating)
+    numeric_text, other = [], []
+    for k, value in enumerate(uniques):
+        if isinstance(value, real) and not isinstance(value, (bool, np.bool_)):
+            continue
+        if (
+            isinstance(value, str)
+            and np.isfinite(
+                pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+            ).all()
+        ):
+            numeric_text.append(k)
+        else:
+            other.append(k)
+    if other:
+        shown = np.flatnonzero(np.isin(labels, other))
+        extra = (
+            f" ({int(np.isin(labels, numeric_text).sum())} more rows hold numbers stored as "
+            "text, which are refused too)"
+            if numeric_text
+            else ""
+        )
+        raise _scores_error(
+            frame,
+            column,
+            keyword,
+            caller,
+            f"some values are not numbers{extra}",
+            shown,
+            "clean these values or convert the column with "
+            f"pd.to_numeric(data[{column!r}], errors='coerce') to treat them as missing.",
+        )
+    shown = np.flatnonzero(np.isin(labels, numeric_text))
+    raise _scores_error(
+        frame,
+        column,
+        keyword,
+        caller,
+        "it holds numbers stored as text",
+        shown,
+        f"convert the column first: data[{column!r}] = pd.to_numeric(data[{column!r}]). "
+        "iatrogenic does not convert text to numbers silently (as Monitor.update does not).",
+    )
+
+
+def _finite_scores(
+    frame: pd.DataFrame, scores: np.ndarray, column: str, keyword: str, caller: str
+) -> np.ndarray:
     infinite = np.flatnonzero(np.isinf(scores))
     if len(infinite):
         raise InvalidValueError(
@@ -573,7 +1012,7 @@ def prepare_long(
             )
 
     codes, patients = _patient_codes(frame[patient])
-    order = _time_order(frame[time], codes, column=time, caller=caller)
+    order = _time_order(frame, time, patient=patient, caller=caller)
 
     if np.any(codes[1:] < codes[:-1]) or np.any(
         (codes[1:] == codes[:-1]) & (order[1:] < order[:-1])
@@ -631,6 +1070,12 @@ def prepare_long(
     sources = {"patient": patient, "time": time, "score": score}
     if permutation is not None:
         columns = {name: values[permutation] for name, values in columns.items()}
+        for name, values in columns.items():
+            caller_column = sources.get(name)
+            original = frame[name if caller_column is None else caller_column]
+            if values.dtype == object and original.dtype == object:
+                # an object column stays one (pandas would infer text columns as str)
+                columns[name] = pd.Series(values, dtype=object, copy=False)
     else:
         # Rows already in order: share the caller's unchanged columns instead of copying them
         # (copy-on-write: neither side can then modify the other's data).

@@ -1,26 +1,113 @@
-"""Command line: ``iatrogenic screen --example``, ``iatrogenic screen FILE.csv --instrument phq9``.
+"""Command line: ``iatrogenic screen --example``, ``iatrogenic screen FILE --instrument phq9``.
+
+The command takes a clinic export as it comes: CSV in any common encoding (UTF-8 with or without
+BOM, Windows-1252, Latin-1), ``,`` ``;`` or tab separators, decimal commas, Excel (``.xlsx``) and
+parquet files, dates as text in the session or date column, attendance coded in the service's
+own words, and wide files with one column per session. Everything is converted here, before the
+Python API is called, so that no guess is ever made silently: dates are parsed ISO first, other
+formats only when unambiguous or given (``--date-format``, ``--dayfirst``); attendance codes must
+all be mapped; an unreadable value is an error naming the column, the lines and the flag to use.
 
 Errors in the user's file or options end in a one-line message on stderr and exit status 2, never
-a traceback.
+a traceback; they name the command line's flags (``--patient``), not the Python keywords.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import csv
+import io
+import json
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
-from .exceptions import IatrogenicError
+from .exceptions import (
+    ColumnNotFoundError,
+    DuplicateRowsError,
+    EmptyDataError,
+    IatrogenicError,
+    InvalidValueError,
+    ParameterError,
+)
 
 __all__ = ["main"]
 
 #: Column keywords of ``ia.screen`` that the command line takes as ``--keyword COLUMN``.
 COLUMN_OPTIONS = ("risk_item", "alliance", "attendance", "date", "therapist", "age", "ending")
+
+#: Python keyword of the API -> flag of the command line, for error messages.
+FLAGS: dict[str, str] = {
+    "patient": "--patient",
+    "time": "--time",
+    "score": "--score",
+    "instrument": "--instrument",
+    "better": "--better",
+    "items": "--items",
+    "secondary": "--secondary",
+    "medications": "--medications",
+    "detectors": "--detectors",
+    "reliability": "--reliability",
+    "sd": "--sd",
+    "cutoff": "--cutoff",
+    "model": "--reference-model",
+    **{keyword: "--" + keyword.replace("_", "-") for keyword in COLUMN_OPTIONS},
+}
+
+#: Cells read as missing (besides empty ones) in every column but the patient id.
+NA_TOKENS = frozenset(
+    {"", "na", "n/a", "nan", "null", "none", "#n/a", "#na", "missing", "-nan", "<na>", "nat"}
+)
+
+#: How many offending rows an error shows.
+MAX_SHOWN = 5
+
+_ISO = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
+_NUMERIC_DATE = re.compile(
+    r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{2}|\d{4})(?:[T ](\d{1,2}:\d{2}(?::\d{2})?))?$"
+)
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_COMMA_NUMBER = re.compile(r"^[+-]?\d*,\d+$")
+
+
+# ------------------------------------------------------------------------------------------------
+# The parser
+# ------------------------------------------------------------------------------------------------
+
+SCREEN_DESCRIPTION = """\
+Screen a long-format file (one row per patient and session) for harm; write events.csv,
+patients.csv, reliable_change.csv and report.txt to --out.
+
+Input: CSV (encoding detected: UTF-8 with or without BOM, else Windows-1252/Latin-1; separator
+',', ';' or tab; decimal commas detected with ';'), Excel .xlsx (pip install 'iatrogenic[excel]')
+or parquet (pip install 'iatrogenic[parquet]'); a wide file (one column per session) with --wide.
+
+Dates: a --time or --date column holding text dates is parsed: ISO (2024-01-31, with or without
+a time) automatically; 31/01/2024 or 01/31/2024 when the column reads only one way; otherwise
+pass --dayfirst or --date-format (strftime, e.g. '%d.%m.%Y'). Ambiguous or unreadable dates are
+an error naming the lines.
+
+Date-only exports: when --time holds dates, sessions are numbered from the dates: each
+patient's attended sessions in date order are 1, 2, 3...; a missed or cancelled appointment
+between sessions k and k+1 is numbered in between (k.5; k.33 and k.67 for two), so every
+detector that needs session numbers (off_track, sudden_loss...) runs. The dates themselves
+feed --date (gaps between sessions), and events.csv gets a 'date' column. Two rows of a patient
+on the same date are an error.
+
+Attendance: --attendance COLUMN with the service's codes mapped by --attended, --missed and
+--cancelled (case-insensitive, trimmed); an unmapped code is an error listing it.
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -31,52 +118,704 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     screen = commands.add_parser(
         "screen",
-        help="screen a long-format CSV (one row per patient and session) for harm",
-        description="Screen a long-format CSV for harm and write the events table and a report.",
+        help="screen a long-format CSV, Excel or parquet file for harm",
+        description=SCREEN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = screen.add_mutually_exclusive_group(required=True)
-    source.add_argument("file", nargs="?", type=Path, help="CSV file in long format")
-    source.add_argument("--example", action="store_true", help="use the bundled example data")
-    screen.add_argument("--instrument", help="instrument of the score column, e.g. phq9")
-    screen.add_argument("--patient", default="patient", help="patient id column")
-    screen.add_argument("--time", default="session", help="session (occasion) column")
-    screen.add_argument("--score", default=None, help="score column (default 'score')")
-    screen.add_argument("--better", choices=["lower", "higher"], help="direction of improvement")
+    source.add_argument(
+        "file", nargs="?", type=Path, help="CSV, .xlsx or .parquet file (default: none)"
+    )
+    source.add_argument(
+        "--example", action="store_true", help="use the bundled example data (default: off)"
+    )
+
+    columns = screen.add_argument_group("columns")
+    columns.add_argument(
+        "--instrument",
+        help="instrument of the score column, e.g. phq9, gad7, ors (default: none; then pass "
+        "--reliability or rely on the detectors that need none)",
+    )
+    columns.add_argument(
+        "--patient", default="patient", help="patient id column (default: patient)"
+    )
+    columns.add_argument(
+        "--time",
+        default="session",
+        help="session column: numbers, or dates (sessions then numbered from the dates) "
+        "(default: session)",
+    )
+    columns.add_argument("--score", default=None, help="total score column (default: score)")
+    columns.add_argument(
+        "--better",
+        choices=["lower", "higher"],
+        help="direction of improvement (default: the instrument's, else lower)",
+    )
     for keyword in COLUMN_OPTIONS:
-        screen.add_argument(
+        what = {
+            "risk_item": "the self-harm item (default: the instrument's risk item column if "
+            "present, e.g. phq9_item9)",
+            "alliance": "an alliance score such as the SRS (default: none)",
+            "attendance": "attendance status, codes mapped by --attended/--missed/--cancelled "
+            "(default: none)",
+            "date": "session dates (default: the --time column when it holds dates, else none)",
+            "therapist": "the therapist id (default: none)",
+            "age": "age in years (default: none)",
+            "ending": "how a course ended, 'planned' or 'unplanned' on its last row "
+            "(default: none)",
+        }[keyword]
+        columns.add_argument(
             f"--{keyword.replace('_', '-')}",
             dest=keyword,
             metavar="COLUMN",
-            help=f"column for {keyword}= of ia.screen",
+            help=f"column of {what}",
         )
-    screen.add_argument("--items", help="comma-separated item score columns")
-    screen.add_argument(
-        "--secondary", help="secondary measures as column=instrument pairs, e.g. gad7=gad7,bhs="
+    columns.add_argument(
+        "--items", help="comma-separated item score columns, for symptom emergence (default: none)"
     )
-    screen.add_argument("--medications", type=Path, help="CSV medication table")
-    screen.add_argument(
+    columns.add_argument(
+        "--secondary",
+        help="secondary measures as column=instrument pairs, e.g. gad7=gad7,bhs= (default: none)",
+    )
+    columns.add_argument(
+        "--wide",
+        metavar="PATTERN",
+        help="wide file: regular expression of the score columns, one per session, whose group "
+        r"is the session number, e.g. 'phq9_s(\d+)' (default: off, long format)",
+    )
+
+    reading = screen.add_argument_group("reading the file")
+    reading.add_argument(
+        "--encoding",
+        help="text encoding of a CSV (default: detected: UTF-8 with or without BOM, else "
+        "Windows-1252, else Latin-1)",
+    )
+    reading.add_argument(
+        "--separator",
+        help="CSV field separator (default: detected from the header: ',', ';' or tab)",
+    )
+    reading.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        help="decimal mark of numbers (default: detected: ',' when the separator is ';' and "
+        "numbers are written 12,5; else '.')",
+    )
+    reading.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
+    reading.add_argument(
+        "--date-format",
+        metavar="FORMAT",
+        help="strftime format of the dates, e.g. '%%d/%%m/%%Y' (default: ISO detected; other "
+        "formats only when unambiguous)",
+    )
+    reading.add_argument(
+        "--dayfirst",
+        action="store_true",
+        help="read dates such as 01/02/2024 day first, as 1 February (default: off: dates "
+        "that read both ways are an error)",
+    )
+    reading.add_argument(
+        "--attended",
+        default="attended",
+        help="comma-separated attendance codes meaning attended (default: attended)",
+    )
+    reading.add_argument(
+        "--missed",
+        default="dna",
+        help="comma-separated attendance codes meaning did not attend (default: dna)",
+    )
+    reading.add_argument(
+        "--cancelled",
+        default="cancelled",
+        help="comma-separated attendance codes meaning cancelled (default: cancelled)",
+    )
+
+    method = screen.add_argument_group("method")
+    method.add_argument(
+        "--reliability",
+        type=float,
+        help="reliability of the score, for reliable change in every detector (default: the "
+        "instrument's)",
+    )
+    method.add_argument(
+        "--sd",
+        type=float,
+        help="standard deviation of intake scores for reliable change (default: the instrument's)",
+    )
+    method.add_argument(
+        "--cutoff",
+        type=float,
+        help="clinical cut-off of the reliable-change report (default: the instrument's "
+        "caseness cut-off, if any)",
+    )
+    method.add_argument(
+        "--reference-model",
+        metavar="FILE.json",
+        type=Path,
+        help="expected-response model for off_track, written by model.to_json() (default: the "
+        "bundled PHQ-9 model, used with --instrument phq9 only)",
+    )
+    method.add_argument(
+        "--medications",
+        type=Path,
+        help="medication table (patient, start, stop, drug...), CSV or .xlsx (default: none)",
+    )
+    method.add_argument(
         "--detectors", default="all", help="comma-separated detector names (default: all)"
     )
     screen.add_argument(
-        "--out", type=Path, default=Path("iatrogenic-out"), help="output folder (created)"
+        "--out",
+        type=Path,
+        default=Path("iatrogenic-out"),
+        help="output folder, created if needed (default: iatrogenic-out)",
     )
     return parser
 
 
-def _read_csv(path: Path, *, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV; ids stay text (``00012`` is not ``12``); ``;`` or tab separators are found."""
-    if not path.is_file():
+# ------------------------------------------------------------------------------------------------
+# Reading a file
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """What was read and how: the report says it, error messages use the row word."""
+
+    path: Path | None
+    kind: str = "csv"
+    encoding: str | None = None
+    separator: str | None = None
+    decimal: str = "."
+    row_word: str = "line"
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.path is None:
+            return "the bundled example data"
+        return str(self.path)
+
+
+def _fail(message: str) -> ParameterError:
+    return ParameterError(message)
+
+
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        raise _fail(f"{path} is a directory, not a file: pass a CSV, .xlsx or .parquet file.")
+    if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            header = handle.readline()
-        separator = max([",", ";", "\t"], key=header.count)
-        return pd.read_csv(
-            path, sep=separator, dtype={c: str for c in text_columns}, encoding="utf-8-sig"
+    if not path.is_file():
+        raise _fail(f"{path} is not a regular file: pass a CSV, .xlsx or .parquet file.")
+    if path.stat().st_size == 0:
+        raise EmptyDataError(f"{path} is empty (0 bytes): pass a file with a header and rows.")
+
+
+def _decode(raw: bytes, path: Path, encoding: str | None) -> tuple[str, str]:
+    """The text of a CSV and the encoding used (given, or detected)."""
+    if raw.startswith(b"PK\x03\x04"):
+        raise _fail(
+            f"{path} is a zip file (an Excel .xlsx workbook?), not a CSV: give it the .xlsx "
+            "extension, or export it as CSV."
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
-        raise ValueError(f"could not read {path} as CSV: {first_line}") from error
+    if raw.startswith(b"PAR1"):
+        raise _fail(f"{path} is a parquet file: give it the .parquet extension.")
+    if encoding is not None:
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            raise _fail(
+                f"unknown encoding {encoding!r} given as --encoding: use e.g. utf-8, cp1252, "
+                "latin-1 or utf-16."
+            ) from None
+        try:
+            return raw.decode(codec), codec
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            raise _fail(
+                f"{path} is not valid {codec} (given as --encoding): byte "
+                f"{raw[error.start : error.start + 1]!r} on line {line}. Suggestion: leave "
+                "--encoding out to detect the encoding, or pass the right one."
+            ) from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16"), "utf-16"
+    if b"\x00" in raw[:8192] or _looks_binary(raw[:8192]):
+        raise _fail(
+            f"{path} is a binary file, not a CSV text file: pass a CSV, .xlsx or .parquet file "
+            "(or --encoding if it is text in a multi-byte encoding such as utf-16)."
+        )
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    for codec in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return raw.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def _looks_binary(head: bytes) -> bool:
+    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return len(head) > 0 and control / len(head) > 0.05
+
+
+def _separator(header: str, given: str | None) -> str:
+    if given is not None:
+        return "\t" if given in ("\\t", "tab") else given
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def _read_csv_text(text: str, path: Path, separator: str) -> pd.DataFrame:
+    """All cells as text (None where empty), indexed by the line each record starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    try:
+        rows = []
+        lines = []
+        start = 1
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise _fail(f"could not read {path} as CSV: {error} (line {reader.line_num})") from None
+    if not rows:
+        raise EmptyDataError(f"{path} has no header and no rows: pass a file with data.")
+    header = [h.strip() for h in rows[0]]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise _fail(
+                f"could not read {path}: column {name!r} appears twice in the header (columns "
+                f"{seen[name]} and {position}). Suggestion: rename one of them."
+            )
+        seen[name] = position
+    body, body_lines = rows[1:], lines[1:]
+    if not body:
+        raise EmptyDataError(
+            f"{path} has a header ({', '.join(map(repr, header[:8]))}) but no rows."
+        )
+    width = len(header)
+    long_rows = [i for i, row in enumerate(body) if len(row) > width]
+    if long_rows:
+        shown = ", ".join(
+            f"line {body_lines[i]} ({len(body[i])} fields)" for i in long_rows[:MAX_SHOWN]
+        )
+        raise _fail(
+            f"could not read {path} as CSV: {len(long_rows)} rows have more fields than the "
+            f"{width} of the header, first: {shown}. Suggestion: check the separator "
+            f"(--separator) and quoting."
+        )
+    padded = [row + [""] * (width - len(row)) for row in body]
+    frame = pd.DataFrame(padded, columns=header, index=pd.Index(body_lines), dtype=object)
+    return frame
+
+
+def _import_optional(module: str, extra: str, what: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise _fail(
+            f"reading {what} needs the optional package {module}: pip install 'iatrogenic[{extra}]'"
+        ) from None
+
+
+def _read_file(path: Path, args: argparse.Namespace) -> tuple[pd.DataFrame, Source]:
+    _check_path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        _import_optional("openpyxl", "excel", "Excel files")
+        try:
+            frame = pd.read_excel(path, sheet_name=args.sheet or 0, dtype=object)
+        except ValueError as error:
+            if args.sheet is not None and "not found" in str(error):
+                import openpyxl
+
+                names = openpyxl.load_workbook(path, read_only=True).sheetnames
+                raise _fail(
+                    f"{path} has no sheet {args.sheet!r} (given as --sheet); its sheets: "
+                    f"{', '.join(map(repr, names))}."
+                ) from None
+            raise _fail(f"could not read {path} as Excel: {error}") from None
+        except Exception as error:  # zip or XML errors of a broken workbook
+            raise _fail(f"could not read {path} as Excel: {error}") from None
+        frame.columns = [str(c).strip() for c in frame.columns]
+        frame.index = pd.RangeIndex(2, len(frame) + 2)
+        frame = frame.loc[~frame.isna().all(axis=1)]
+        if len(frame) == 0:
+            raise EmptyDataError(f"{path} (sheet {args.sheet or 1}) has no rows.")
+        return frame, Source(path, kind="excel", row_word="row")
+    if suffix == ".xls":
+        raise _fail(f"{path}: old .xls workbooks are not read; save it as .xlsx or CSV.")
+    if suffix in (".parquet", ".pq"):
+        _import_optional("pyarrow", "parquet", "parquet files")
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:
+            raise _fail(f"could not read {path} as parquet: {error}") from None
+        frame = frame.reset_index(drop=True)
+        frame.index = pd.RangeIndex(1, len(frame) + 1)
+        if len(frame) == 0:
+            raise EmptyDataError(f"{path} has no rows.")
+        return frame, Source(path, kind="parquet", row_word="row")
+    raw = path.read_bytes()
+    text, encoding = _decode(raw, path, args.encoding)
+    header = text.split("\n", 1)[0]
+    separator = _separator(header, args.separator)
+    frame = _read_csv_text(text, path, separator)
+    return frame, Source(path, kind="csv", encoding=encoding, separator=separator)
+
+
+def _clean_text(values: pd.Series, *, keep_na_words: bool) -> pd.Series:
+    """Strip text cells; empty (and, unless ``keep_na_words``, NA words) become missing."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped == "" or (not keep_na_words and stripped.lower() in NA_TOKENS):
+                return None
+            return stripped
+        return value
+
+    return values.map(clean).astype(object)
+
+
+def _id_text(value: Any) -> str | None:
+    """A patient id as text (``12`` from an Excel 12.0); None where missing."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _decimal(frame: pd.DataFrame, source: Source, given: str | None) -> str:
+    if given is not None:
+        return given
+    if source.separator != ";":
+        return "."
+    for column in frame.columns:
+        values = frame[column].dropna()
+        text = values[values.map(lambda v: isinstance(v, str))]
+        if len(text) and text.str.match(_COMMA_NUMBER.pattern).any():
+            return ","
+    return "."
+
+
+def _to_numbers(values: pd.Series, decimal: str) -> pd.Series | None:
+    """The column as numbers if every present cell is a number, else None."""
+    present = values.dropna()
+    if len(present) == 0:
+        return None
+    if not all(isinstance(v, str) for v in present):
+        if all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in present
+        ):
+            return pd.to_numeric(values)
+        return None
+    text = present.astype(str)
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    if not text.str.match(_NUMBER.pattern).all():
+        return None
+    numbers = pd.to_numeric(text)
+    out = pd.Series(np.nan, index=values.index, dtype=np.float64)
+    out.loc[numbers.index] = numbers.to_numpy(dtype=np.float64)
+    if bool((out.dropna() == np.floor(out.dropna())).all()) and out.notna().all():
+        return out.astype(np.int64)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Dates
+# ------------------------------------------------------------------------------------------------
+
+
+def _rows_text(frame: pd.DataFrame, labels: Any, column: str, word: str) -> str:
+    shown = "; ".join(
+        f"{word} {label} ({column}={frame.at[label, column]!r})"
+        for label in list(labels)[:MAX_SHOWN]
+    )
+    noun = "row" if len(labels) == 1 else "rows"
+    more = "; ..." if len(labels) > MAX_SHOWN else ""
+    return f"{len(labels)} {noun}, first: {shown}{more}"
+
+
+def _parse_dates(
+    frame: pd.DataFrame, column: str, flag: str, args: argparse.Namespace, word: str
+) -> pd.Series | None:
+    """The column as datetimes when it holds dates, else None (numbers, other text)."""
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            return values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return values
+    present = values.dropna()
+    if len(present) == 0:
+        return None
+    if not all(isinstance(v, str) for v in present):
+        stamps = [v for v in present if isinstance(v, (pd.Timestamp, np.datetime64))]
+        if len(stamps) == 0:
+            return None
+        present = present.map(lambda v: v.isoformat() if isinstance(v, pd.Timestamp) else str(v))
+    text = present.astype(str)
+    formats = f"; pass {flag} with --date-format (e.g. '%d/%m/%Y') or --dayfirst"
+    if args.date_format:
+        parsed = pd.to_datetime(text, format=args.date_format, errors="coerce")
+        bad = parsed.index[parsed.isna()]
+        if len(bad):
+            raise InvalidValueError(
+                f"Column {column!r} (given as {flag}) has values that do not match "
+                f"--date-format {args.date_format!r}; {_rows_text(frame, bad, column, word)}. "
+                "Suggestion: correct these values or the format."
+            )
+        return _reindexed(parsed, values)
+    iso = text.str.match(_ISO.pattern)
+    numeric = text.str.match(_NUMERIC_DATE.pattern)
+    if not (iso | numeric).any():
+        if _number_like(text):
+            return None
+        sample = pd.Series(pd.unique(text))[:200]
+        guessed = pd.to_datetime(sample, errors="coerce", format="mixed")
+        if guessed.notna().mean() >= 0.5 and sample.str.contains(r"\d").all():
+            from pandas.tseries.api import guess_datetime_format
+
+            example = text.iloc[0]
+            found = guess_datetime_format(example)
+            hint = f"--date-format {found!r}" if found else "--date-format FORMAT"
+            raise InvalidValueError(
+                f"Column {column!r} (given as {flag}) holds dates written like {example!r}, "
+                f"which are not read without a format. Suggestion: pass {hint}."
+            )
+        return None
+    if iso.all():
+        has_zone = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True) & text.str.contains(
+            r"[T ]", regex=True
+        )
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=bool(has_zone.any()))
+        if has_zone.any():
+            parsed = parsed.dt.tz_localize(None)
+        bad = parsed.index[parsed.isna()]
+        if len(bad):
+            raise InvalidValueError(
+                f"Column {column!r} (given as {flag}) has dates that do not exist; "
+                f"{_rows_text(frame, bad, column, word)}. Suggestion: correct these values."
+            )
+        return _reindexed(parsed, values)
+    if float((iso | numeric).mean()) < 0.5:
+        return None
+    other = text.index[~(iso | numeric)] if not iso.any() else text.index[~iso]
+    if len(other):
+        what = "ISO dates (YYYY-MM-DD)" if iso.any() else "dates like 31/01/2024"
+        raise InvalidValueError(
+            f"Column {column!r} (given as {flag}) holds {what}, but some values are not dates "
+            f"of that form; {_rows_text(frame, other, column, word)}. Suggestion: correct or "
+            f"empty these values{formats} if they are dates in another format."
+        )
+    parts = text.str.extract(_NUMERIC_DATE.pattern)
+    first, second = parts[0].astype(int), parts[2].astype(int)
+    year = parts[3].astype(int)
+    year = year.where(year >= 100, year + 2000)
+    clock = parts[4].fillna("00:00").str.replace(r"^(\d):", r"0\1:", regex=True)
+    clock = clock.where(clock.str.count(":") == 2, clock + ":00")
+
+    def build(day: pd.Series, month: pd.Series) -> pd.Series:
+        stamp = (
+            year.astype(str).str.zfill(4)
+            + "-"
+            + month.astype(str).str.zfill(2)
+            + "-"
+            + day.astype(str).str.zfill(2)
+            + " "
+            + clock
+        )
+        return pd.to_datetime(stamp, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+
+    day_first = build(first, second)
+    month_first = build(second, first)
+    separator = parts[1].iloc[0]
+    year_code = "%Y" if parts[3].str.len().iloc[0] == 4 else "%y"
+    if args.dayfirst:
+        bad = day_first.index[day_first.isna()]
+        if len(bad):
+            raise InvalidValueError(
+                f"Column {column!r} (given as {flag}) has dates that are not valid day first "
+                f"(--dayfirst); {_rows_text(frame, bad, column, word)}. Suggestion: correct "
+                f"them, or pass --date-format '%m{separator}%d{separator}{year_code}' if the "
+                "dates are month first."
+            )
+        return _reindexed(day_first, values)
+    day_ok, month_ok = bool(day_first.notna().all()), bool(month_first.notna().all())
+    if day_ok and month_ok and not bool((day_first == month_first).all()):
+        ambiguous = text.index[(day_first != month_first)]
+        shown_date = frame.at[ambiguous[0], column]
+        raise InvalidValueError(
+            f"Column {column!r} (given as {flag}) has dates that read both day first and month "
+            f"first (e.g. {shown_date!r} at {word} {ambiguous[0]}; {len(ambiguous)} such rows). "
+            f"Suggestion: pass --dayfirst if {shown_date!r} is day/month/year, or --date-format "
+            f"'%m{separator}%d{separator}{year_code}' if it is month/day/year."
+        )
+    if day_ok:
+        return _reindexed(day_first, values)
+    if month_ok:
+        return _reindexed(month_first, values)
+    bad = text.index[day_first.isna() & month_first.isna()]
+    if not len(bad):
+        bad = text.index[day_first.isna()]
+    raise InvalidValueError(
+        f"Column {column!r} (given as {flag}) has dates that are neither day first nor month "
+        f"first, or mixes both; {_rows_text(frame, bad, column, word)}. Suggestion: correct "
+        f"these values, or pass --date-format '%d{separator}%m{separator}{year_code}' "
+        "(or the right format)."
+    )
+
+
+def _number_like(text: pd.Series) -> bool:
+    return bool(text.str.match(_NUMBER.pattern).all())
+
+
+def _reindexed(parsed: pd.Series, values: pd.Series) -> pd.Series:
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    out.loc[parsed.index] = parsed.to_numpy(dtype="datetime64[ns]")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Attendance and date-derived sessions
+# ------------------------------------------------------------------------------------------------
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip().lower() for c in text.split(",") if c.strip()]
+
+
+def _map_attendance(
+    frame: pd.DataFrame, column: str, args: argparse.Namespace, word: str
+) -> pd.Series:
+    mapping: dict[str, str] = {}
+    for flag, status, given in (
+        ("--attended", "attended", args.attended),
+        ("--missed", "dna", args.missed),
+        ("--cancelled", "cancelled", args.cancelled),
+    ):
+        for code in _codes(given):
+            if code in mapping and mapping[code] != status:
+                raise _fail(
+                    f"attendance code {code!r} is given to two flags ({flag} and another); "
+                    "give each code to one of --attended, --missed, --cancelled."
+                )
+            mapping[code] = status
+    values = frame[column]
+    text = values.map(
+        lambda v: (
+            None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower()
+        )
+    )
+    text = text.where(text != "", None)
+    unknown = text.notna() & ~text.isin(list(mapping))
+    if unknown.any():
+        codes = pd.unique(text[unknown])
+        rows = text.index[unknown]
+        raise InvalidValueError(
+            f"Column {column!r} (given as --attendance) has codes that are not mapped: "
+            f"{', '.join(repr(c) for c in codes[:10])}{', ...' if len(codes) > 10 else ''} "
+            f"({len(rows)} rows, first at {word} {', '.join(str(r) for r in rows[:MAX_SHOWN])}). "
+            "Suggestion: map every code with --attended, --missed and --cancelled, e.g. "
+            "--attended yes,attended --missed no,dna --cancelled cancelled (now: --attended "
+            f"{args.attended!r} --missed {args.missed!r} --cancelled {args.cancelled!r})."
+        )
+    return text.map(lambda v: mapping.get(v) if v is not None else None).astype(object)
+
+
+def _derive_sessions(
+    frame: pd.DataFrame,
+    patient: str,
+    dates: pd.Series,
+    status: pd.Series | None,
+    time_column: str,
+    word: str,
+) -> pd.Series:
+    """Session numbers from dates: attended sessions 1, 2, ...; missed ones in between."""
+    missing = dates.index[dates.isna()]
+    if len(missing):
+        raise InvalidValueError(
+            f"Column {time_column!r} (given as --time) has missing dates; "
+            f"{_rows_text(frame, missing, time_column, word)}. Suggestion: fill or drop these "
+            "rows."
+        )
+    key = pd.DataFrame(
+        {"patient": frame[patient].to_numpy(dtype=object), "date": dates.to_numpy()},
+        index=frame.index,
+    )
+    duplicated = key.duplicated(keep=False)
+    if duplicated.any():
+        rows = key.index[duplicated]
+        shown = "; ".join(
+            f"{word} {r} ({patient}={frame.at[r, patient]!r}, {time_column}="
+            f"{frame.at[r, time_column]!r})"
+            for r in rows[:MAX_SHOWN]
+        )
+        raise DuplicateRowsError(
+            f"Columns {patient!r} (--patient) and {time_column!r} (--time) must identify one row "
+            f"per patient and session, but {int(duplicated.sum())} rows share a patient and "
+            f"date, first: {shown}. Suggestion: remove the duplicates, or give session numbers "
+            "with --time and the dates with --date."
+        )
+    attended = (
+        np.ones(len(frame), dtype=bool)
+        if status is None
+        else ~status.isin(["dna", "cancelled"]).to_numpy()
+    )
+    key["attended"] = attended
+    key["_row"] = np.arange(len(frame))
+    try:
+        ordered = key.sort_values(["patient", "date"], kind="stable")
+    except TypeError:  # ids of mixed types: order patients by text
+        ordered = key.assign(_p=key["patient"].astype(str)).sort_values(["_p", "date"])
+    numbers = np.full(len(frame), np.nan)
+    for _, group in ordered.groupby("patient", sort=False):
+        count = 0
+        pending: list[int] = []
+        for row, was in zip(group["_row"].to_numpy(), group["attended"].to_numpy(), strict=True):
+            if was:
+                _fill_between(numbers, pending, count)
+                pending = []
+                count += 1
+                numbers[row] = count
+            else:
+                pending.append(int(row))
+        _fill_between(numbers, pending, count)
+    out = pd.Series(numbers, index=frame.index)
+    if bool((out == np.floor(out)).all()):
+        return out.astype(np.int64)
+    return out
+
+
+def _fill_between(numbers: np.ndarray, rows: list[int], count: int) -> None:
+    for j, row in enumerate(rows, start=1):
+        numbers[row] = round(count + j / (len(rows) + 1), 2)
+
+
+# ------------------------------------------------------------------------------------------------
+# Preparing the data and the options
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    data: pd.DataFrame
+    medications: pd.DataFrame | None
+    options: dict[str, Any]
+    source: Source
+    time: str
+    dates: pd.Series | None = None  # the dates of date-derived sessions, by row
+    date_column: str | None = None
 
 
 def _secondary(text: str) -> dict[str, str | None]:
@@ -87,10 +826,44 @@ def _secondary(text: str) -> dict[str, str | None]:
     return pairs
 
 
-def _load(
-    args: argparse.Namespace,
-) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
-    """The data, the medication table and the keyword arguments of the screen."""
+def _check_column(frame: pd.DataFrame, column: str, flag: str, source: Source) -> None:
+    if column in frame.columns:
+        return
+    import difflib
+
+    available = [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(column, available, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    shown = ", ".join(map(repr, available[:20])) + (", ..." if len(available) > 20 else "")
+    raise ColumnNotFoundError(
+        f"Column {column!r} (given as {flag}) is not in {source.describe()}. Available "
+        f"columns: {shown}.{hint} Suggestion: pass {flag} <your column name>."
+    )
+
+
+def _from_wide(frame: pd.DataFrame, args: argparse.Namespace, score: str) -> pd.DataFrame:
+    try:
+        from .io.wide import from_wide  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - depends on the wide-data module being present
+        raise _fail("--wide needs ia.from_wide, not in this version.") from None
+    try:
+        re.compile(args.wide)
+    except re.error as error:
+        raise _fail(f"--wide {args.wide!r} is not a regular expression: {error}.") from None
+    long = from_wide(frame, patient=args.patient, pattern=args.wide, time=args.time, score=score)
+    # Empty cells after a patient's last score are the width of the table, not sessions (they
+    # would count as treatment received); a patient without any score keeps one row.
+    scored = long[score].notna().to_numpy()
+    patients = long[args.patient].to_numpy(dtype=object)
+    reverse_seen = pd.Series(scored[::-1]).groupby(patients[::-1], sort=False).cummax()
+    keep = reverse_seen.to_numpy()[::-1].astype(bool)
+    first = ~pd.Series(patients).duplicated().to_numpy()
+    no_score = ~pd.Series(scored).groupby(patients, sort=False).transform("any").to_numpy()
+    return long.loc[keep | (first & no_score)].reset_index(drop=True)
+
+
+def _load(args: argparse.Namespace) -> Prepared:
+    """The data (converted), the medication table and the keyword arguments of the screen."""
     from . import datasets
 
     options: dict[str, Any] = {}
@@ -99,8 +872,9 @@ def _load(
         data = datasets.load_example()
         medications = datasets.load_example_medications()
         options.update(datasets.screen_options())
+        source = Source(None, kind="example", row_word="row")
     else:
-        data = _read_csv(args.file, text_columns=(args.patient,))
+        data, source = _read_file(args.file, args)
         options["score"] = "score"
     if args.score:
         options["score"] = args.score
@@ -112,8 +886,128 @@ def _load(
     if args.secondary:
         options["secondary"] = _secondary(args.secondary)
     if args.medications:
-        medications = _read_csv(args.medications, text_columns=("patient",))
-    return data, medications, options
+        medications, _ = _read_file(args.medications, args)
+        medications = medications.apply(lambda c: _clean_text(c, keep_na_words=False))
+        for column in medications.columns:
+            if column != "patient":
+                numbers = _to_numbers(medications[column], ".")
+                if numbers is not None:
+                    medications[column] = numbers
+        medications = medications.reset_index(drop=True)
+    prepared = Prepared(data, medications, options, source, time=args.time)
+    if not args.example:
+        _convert(prepared, args)
+    return prepared
+
+
+def _convert(prepared: Prepared, args: argparse.Namespace) -> None:
+    """Turn the cells of a user's file into ids, numbers, dates and attendance statuses."""
+    data, source, options = prepared.data, prepared.source, prepared.options
+    word = source.row_word
+    _check_column(data, args.patient, "--patient", source)
+    data[args.patient] = pd.Series(
+        [_id_text(v) for v in _clean_text(data[args.patient], keep_na_words=True)],
+        index=data.index,
+        dtype=object,
+    )
+    decimal = _decimal(data, source, args.decimal)
+    source.decimal = decimal
+    for column in data.columns:
+        if column == args.patient:
+            continue
+        values = data[column]
+        if values.dtype == object:
+            values = _clean_text(values, keep_na_words=False)
+        numbers = _to_numbers(values, decimal)
+        data[column] = numbers if numbers is not None else values
+    if args.wide:
+        data = _from_wide(data, args, options["score"])
+        data.index = pd.RangeIndex(1, len(data) + 1)
+        source.row_word = word = "row of the long table"
+    _check_column(data, args.time, "--time", source)
+    _check_column(data, options["score"], "--score", source)
+    for column in options.get("items", []):
+        _check_column(data, column, "--items", source)
+    for column in options.get("secondary", {}):
+        _check_column(data, column, "--secondary", source)
+    for keyword in COLUMN_OPTIONS:
+        if options.get(keyword) is not None:
+            _check_column(data, options[keyword], FLAGS[keyword], source)
+    date_column = options.get("date")
+    parsed_time = _parse_dates(data, args.time, "--time", args, word)
+    if date_column is not None and date_column != args.time:
+        parsed_date = _parse_dates(data, date_column, "--date", args, word)
+        if parsed_date is not None:
+            data[date_column] = parsed_date
+    status = None
+    if options.get("attendance") is not None:
+        status = _map_attendance(data, options["attendance"], args, word)
+        data[options["attendance"]] = status
+    if parsed_time is not None:
+        derived = _derived_name(data)
+        data[derived] = _derive_sessions(data, args.patient, parsed_time, status, args.time, word)
+        data[args.time] = parsed_time
+        if date_column is None or date_column == args.time:
+            options["date"] = args.time
+        prepared.time = derived
+        prepared.dates = parsed_time
+        source.notes.append(
+            f"Sessions numbered from the dates in {args.time!r}: attended sessions 1, 2, ... in "
+            "date order; missed or cancelled appointments in between (k.5)."
+        )
+    prepared.data = data
+
+
+def _derived_name(data: pd.DataFrame) -> str:
+    name = "session"
+    while name in data.columns:
+        name = "_" + name
+    return name
+
+
+def _detectors(args: argparse.Namespace) -> list[Any]:
+    import inspect
+
+    from .core.expected_response import ExpectedResponseModel
+    from .detectors.registry import get_detector, registered_names
+
+    names = (
+        list(registered_names())
+        if args.detectors.strip() == "all"
+        else [n.strip() for n in args.detectors.split(",") if n.strip()]
+    )
+    model = None
+    if args.reference_model is not None:
+        path: Path = args.reference_model
+        _check_path(path)
+        try:
+            model = ExpectedResponseModel.from_json(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, IatrogenicError) as error:
+            raise _fail(
+                f"{path} (given as --reference-model) is not a model written by "
+                f"model.to_json(): {error}"
+            ) from None
+    detectors = []
+    for name in names:
+        if name not in registered_names():
+            detectors.append(get_detector(name))  # the library's error, with the known names
+            continue
+        detector = get_detector(name)
+        accepted = inspect.signature(type(detector).__init__).parameters
+        params: dict[str, Any] = {}
+        if args.reliability is not None and "reliability" in accepted:
+            params["reliability"] = args.reliability
+        if args.sd is not None and "sd" in accepted:
+            params["sd"] = args.sd
+        if model is not None and "model" in accepted:
+            params["model"] = model
+        detectors.append(get_detector(name, **params) if params else detector)
+    return detectors
+
+
+# ------------------------------------------------------------------------------------------------
+# The report
+# ------------------------------------------------------------------------------------------------
 
 
 def _change_section(change: pd.DataFrame | str) -> list[str]:
@@ -124,7 +1018,7 @@ def _change_section(change: pd.DataFrame | str) -> list[str]:
         return ["", f"Reliable change from first to last score: not computed ({change})"]
     evaluated = int(change["reason"].isna().sum())
     lines = [f"  {evaluated} patients with a pre and a post score"]
-    for reason, count in change["reason"].dropna().value_counts().items():
+    for reason, count in change["reason"].dropna().value_counts().sort_index().items():
         lines.append(f"  not evaluated: {count} patients ({reason})")
     method = change.attrs.get("method", "")
     cutoff = change.attrs.get("cutoff")
@@ -142,9 +1036,16 @@ def _report(
     change: pd.DataFrame | str,
     events: pd.DataFrame,
     patients: pd.DataFrame,
-    source: str,
+    source: Source,
 ) -> str:
-    lines = [f"iatrogenic {__version__} screen of {source}"]
+    lines = [f"iatrogenic {__version__} screen of {source.describe()}"]
+    if source.kind == "csv":
+        separator = {"\t": "tab"}.get(source.separator or ",", source.separator)
+        lines.append(
+            f"read as CSV: encoding {source.encoding}, separator {separator!r}, decimal "
+            f"{source.decimal!r}"
+        )
+    lines.extend(source.notes)
     lines.append(f"{len(data)} rows, {len(patients)} patients")
     lines.extend(_change_section(change))
     lines.append("")
@@ -165,6 +1066,7 @@ def _report(
     flagged = patients[patients["worst_level"] != "none"]
     if len(flagged):
         harms = flagged["harms"].str.split(", ").explode().value_counts()
+        harms = harms.sort_index().sort_values(ascending=False, kind="stable")
         lines.append("Patients by harm seen:")
         lines.extend(f"  {harm:<24}{int(n):>7}" for harm, n in harms.items())
     alarmed = patients[patients["worst_level"] == "alarm"]
@@ -177,15 +1079,35 @@ def _report(
         lines.append(f"  {'patient':<12}{'alarms':>7}  {'first alarm':>11}  harms")
         columns = ["patient", "n_alarms", "first_alarm_session", "harms"]
         lines.extend(
-            f"  {patient!s:<12}{n_alarms!s:>7}  {first!s:>11}  {harms}"
+            f"  {patient!s:<12}{n_alarms!s:>7}  {_session_text(first):>11}  {harms}"
             for patient, n_alarms, first, harms in shown[columns].itertuples(index=False)
         )
     skipped = events.attrs.get("skipped", [])
     if skipped:
         lines.append("")
         lines.append("Skipped detectors:")
-        lines.extend(f"  {s['detector']:<24}{s['reason']}" for s in skipped)
+        lines.extend(f"  {s['detector']:<24}{_translate(s['reason'])}" for s in skipped)
     return "\n".join(lines)
+
+
+def _session_text(value: Any) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return str(value.date()) if value == value.normalize() else str(value)
+    return str(value)
+
+
+def _session_column(values: pd.Series) -> pd.Series:
+    """Sessions as they read in the CSV outputs: 3 not 3.0, 2024-01-08 not a timestamp."""
+    return values.map(
+        lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else _session_text(v)
+    ).astype(object)
+
+
+# ------------------------------------------------------------------------------------------------
+# The command
+# ------------------------------------------------------------------------------------------------
 
 
 def _screen(args: argparse.Namespace) -> int:
@@ -193,36 +1115,52 @@ def _screen(args: argparse.Namespace) -> int:
     from .core.reliable_change import reliable_change
     from .screen import screen
 
-    data, medications, options = _load(args)
+    prepared = _load(args)
+    data, medications, options = prepared.data, prepared.medications, prepared.options
     instrument = options.get("instrument")
     common: dict[str, Any] = {
         "patient": args.patient,
-        "time": args.time,
+        "time": prepared.time,
         "score": options.pop("score"),
         "instrument": options.pop("instrument", None),
         "better": args.better,
     }
-    detectors = (
-        [name.strip() for name in args.detectors.split(",") if name.strip()]
-        if args.detectors != "all"
-        else "all"
-    )
+    if not args.example:
+        _remember_rows(data, args.patient, prepared.time)
     events, patients = screen(
-        data, detectors=detectors, medications=medications, summary=True, **common, **options
+        data,
+        detectors=_detectors(args),
+        medications=medications,
+        summary=True,
+        **common,
+        **options,
     )
     inst = instruments.get(instrument) if instrument else None
-    cutoff: Literal["caseness"] | None = (
+    cutoff: float | Literal["caseness"] | None = (
         "caseness" if inst is not None and inst.caseness is not None else None
     )
+    if args.cutoff is not None:
+        cutoff = args.cutoff
+    change_options: dict[str, Any] = {"cutoff": cutoff}
+    if args.reliability is not None:
+        change_options["reliability"] = args.reliability
+    if args.sd is not None:
+        change_options["sd"] = args.sd
     try:
-        change: pd.DataFrame | str = reliable_change(data, **common, cutoff=cutoff)
+        change: pd.DataFrame | str = reliable_change(data, **common, **change_options)
     except IatrogenicError as error:  # the screen ran; say why this section could not
-        change = " ".join(str(error).split())
+        change = _translate(" ".join(str(error).split()))
 
-    source = "the bundled example data" if args.example else str(args.file)
-    report = _report(data, change, events, patients, source)
+    report = _report(data, change, events, patients, prepared.source)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    events = events.assign(session=_session_column(events["session"]))
+    if prepared.dates is not None:
+        events = _with_dates(events, data, args.patient, prepared)
+    patients = patients.assign(
+        first_alarm_session=_session_column(patients["first_alarm_session"]),
+        first_event_session=_session_column(patients["first_event_session"]),
+    )
     outputs = {"events.csv": events, "patients.csv": patients}
     if isinstance(change, pd.DataFrame):
         outputs["reliable_change.csv"] = change
@@ -234,14 +1172,98 @@ def _screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_dates(
+    events: pd.DataFrame, data: pd.DataFrame, patient: str, prepared: Prepared
+) -> pd.DataFrame:
+    """Add the date of each event's (date-derived) session to the events table."""
+    assert prepared.dates is not None
+    lookup = pd.DataFrame(
+        {
+            "patient": data[patient].to_numpy(dtype=object),
+            "session": _session_column(data[prepared.time]).to_numpy(dtype=object),
+            "date": _session_column(prepared.dates.astype(object)).to_numpy(dtype=object),
+        }
+    )
+    merged = events.merge(lookup, on=["patient", "session"], how="left")
+    return merged
+
+
+_KEYWORD = "|".join(sorted(map(re.escape, FLAGS), key=len, reverse=True))
+_TRANSLATIONS: list[tuple[re.Pattern[str], Any]] = [
+    # "(given as patient=)" -> "(given as --patient)"; items[0]= and secondary['x']= too
+    (re.compile(rf"\bgiven as ({_KEYWORD})(?:\[[^\]]*\])?="), lambda m: f"given as {FLAGS[m[1]]}"),
+    # "pass patient='<your column name>'" -> "pass --patient <your column name>"
+    (
+        re.compile(rf"\bpass ({_KEYWORD})='([^']*)'"),
+        lambda m: f"pass {FLAGS[m[1]]} {m[2]}",
+    ),
+    (re.compile(rf"\(pass ({_KEYWORD})=\)"), lambda m: f"(pass {FLAGS[m[1]]})"),
+    (
+        re.compile(rf"\bpass ({_KEYWORD})= or ({_KEYWORD})="),
+        lambda m: f"pass {FLAGS[m[1]]} or {FLAGS[m[2]]}",
+    ),
+    (re.compile(rf"\b({_KEYWORD})=(?=[\s,;)])"), lambda m: FLAGS[m[1]]),
+    (
+        re.compile(rf"The '({_KEYWORD})' parameter of \w+(?:\.\w+)?\(\)"),
+        lambda m: f"The value of {FLAGS[m[1]]}",
+    ),
+    (re.compile(r" passed to (?:screen|reliable_change)\(\)"), lambda m: ""),
+    (re.compile(r"\bindex (-?\d+) \((patient=(.+?), session=(.+?)[,)])?"), lambda m: _row_ref(m)),
+    (re.compile(r"Timestamp\('(\d{4}-\d{2}-\d{2}) 00:00:00'\)"), lambda m: m[1]),
+    (re.compile(r"Timestamp\('([^']*)'\)"), lambda m: m[1]),
+]
+#: The word for a row in the current input ("line" of a CSV, "row" of a sheet).
+_ROW_WORD = ["line"]
+#: (repr of patient, repr of session) -> the row's label in the file, for detector messages,
+#: which show rows of the sorted data by position.
+_ROWS: dict[tuple[str, str], Any] = {}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _remember_rows(data: pd.DataFrame, patient: str, time: str) -> None:
+    _ROWS.clear()
+    if len(data) > 2_000_000:  # pragma: no cover - messages then show positions
+        return
+    ids, times = data[patient].to_numpy(), data[time].to_numpy()
+    for label, p, t in zip(data.index, ids, times, strict=True):
+        _ROWS[(repr(_plain(p)), repr(_plain(t)))] = label
+
+
+def _row_ref(match: re.Match[str]) -> str:
+    """``index N (patient=.., session=..`` of an API message as the row's line in the file."""
+    rest = match[0][len(f"index {match[1]} (") :]
+    if match[2] is not None:
+        label = _ROWS.get((match[3], match[4]))
+        if label is not None:
+            return f"{_ROW_WORD[0]} {label} ({rest}"
+    return f"{_ROW_WORD[0]} {match[1]} ({rest}"
+
+
+def _translate(message: str) -> str:
+    """An API message in the command line's words: flags, not keywords; lines, not indexes."""
+    for pattern, replacement in _TRANSLATIONS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``iatrogenic`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    _ROW_WORD[0] = "line"
+    _ROWS.clear()
+    if args.command == "screen" and args.file is not None:
+        suffix = args.file.suffix.lower()
+        _ROW_WORD[0] = "row" if suffix in (".xlsx", ".xlsm", ".parquet", ".pq") else "line"
+        if args.wide:
+            _ROW_WORD[0] = "row of the long table"
     try:
         if args.command == "screen":
             return _screen(args)
-    except (IatrogenicError, FileNotFoundError, ValueError, OSError) as error:
-        message = " ".join(str(error).split())
+    except (IatrogenicError, FileNotFoundError, ValueError, OSError, TypeError) as error:
+        message = _translate(" ".join(str(error).split()))
         print(f"iatrogenic: error: {message}", file=sys.stderr)
         return 2
     return 1

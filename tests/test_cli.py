@@ -70,7 +70,7 @@ def test_screen_user_file(tmp_path, capsys):
         ("patient,session,score\n1,1,3\n1,2,40\n", ["--instrument", "phq9"], "outside the range"),
         ("patient,session,score\n1,1,3\n1,1,4\n", [], "more than once"),
         ("patient,session,value\n1,1,3\n", [], "Column 'score'"),
-        ("", [], "could not read"),
+        ("", [], "is empty"),
     ],
 )
 def test_bad_files_give_one_line_errors(tmp_path, capsys, content, args, fragment):

@@ -56,8 +56,9 @@ def test_missing_score_is_kept_not_dropped():
     assert long.frame["score"].isna().sum() == 1
 
 
-def test_text_occasions_follow_each_patients_row_order():
-    # "week4" first appears after "week8" in the table, but patient B's rows place it before.
+def test_text_occasions_never_follow_row_order():
+    # Issue 10: this test used to require that text occasions follow each patient's row order
+    # (a guess). Words mixed with numbered labels have no known order: an error...
     raw = pd.DataFrame(
         {
             "id": ["A", "A", "B", "B", "B"],
@@ -65,15 +66,21 @@ def test_text_occasions_follow_each_patients_row_order():
             "s": [20, 10, 18, 12, 25],
         }
     )
-    long = prepare_long(raw, patient="id", time="t", score="s", caller="test")
-    assert long.frame["time"].tolist() == ["baseline", "week8", "baseline", "week4", "week8"]
+    with pytest.raises(exc.InvalidValueError, match=r"'t'.*not known.*ordered=True"):
+        prepare_long(raw, patient="id", time="t", score="s", caller="test")
+    # ... while numbered labels alone order by their number, whatever the rows say.
+    numbered = raw.assign(t=["week0", "week8", "week0", "week4", "week8"]).iloc[::-1]
+    long = prepare_long(numbered, patient="id", time="t", score="s", caller="test")
+    assert long.frame["time"].tolist() == ["week0", "week8", "week0", "week4", "week8"]
     assert long.frame["score"].tolist() == [20.0, 10.0, 18.0, 12.0, 25.0]
 
 
-def test_text_occasions_in_contradicting_orders_are_an_error():
+def test_known_words_order_themselves_whatever_the_rows_say():
+    # Issue 10: this used to be an error (patients disagreeing on the row order of pre/post).
     raw = pd.DataFrame({"id": [1, 1, 2, 2], "t": ["pre", "post", "post", "pre"], "s": [1, 2, 3, 4]})
-    with pytest.raises(exc.InvalidValueError, match=r"different order .*ordered=True"):
-        prepare_long(raw, patient="id", time="t", score="s", caller="test")
+    long = prepare_long(raw, patient="id", time="t", score="s", caller="test")
+    assert long.frame["time"].tolist() == ["pre", "post", "pre", "post"]
+    assert long.frame["score"].tolist() == [1.0, 2.0, 4.0, 3.0]
 
 
 def test_unordered_numeric_categories_order_by_value():
@@ -120,8 +127,14 @@ def test_non_numeric_scores_show_rows():
     assert isinstance(info.value, TypeError)
 
 
-def test_numeric_text_scores_are_accepted():
-    long = _prepare(_long(phq=["10", "7", "15", "12", None]))
+def test_numeric_text_scores_are_refused():
+    # Issue 10: numbers stored as text are refused, as Monitor.update refuses them.
+    raw = _long(phq=["10", "7", "15", "12", None])
+    with pytest.raises(
+        exc.ColumnTypeError, match=r"numbers stored as text; 4 rows.*pd\.to_numeric"
+    ):
+        _prepare(raw)
+    long = _prepare(raw.assign(phq=pd.to_numeric(raw["phq"])))
     assert long.frame["score"].dtype == np.float64
 
 
