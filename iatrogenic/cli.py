@@ -1156,7 +1156,7 @@ def _screen(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     events = events.assign(session=_session_column(events["session"]))
     if prepared.dates is not None:
-        events = _with_dates(events, data, args.patient, prepared)
+        events = _with_dates(events, data, args.patient, prepared.time, prepared.dates)
     patients = patients.assign(
         first_alarm_session=_session_column(patients["first_alarm_session"]),
         first_event_session=_session_column(patients["first_event_session"]),
@@ -1173,15 +1173,14 @@ def _screen(args: argparse.Namespace) -> int:
 
 
 def _with_dates(
-    events: pd.DataFrame, data: pd.DataFrame, patient: str, prepared: Prepared
+    events: pd.DataFrame, data: pd.DataFrame, patient: str, time: str, dates: pd.Series
 ) -> pd.DataFrame:
     """Add the date of each event's (date-derived) session to the events table."""
-    assert prepared.dates is not None
     lookup = pd.DataFrame(
         {
             "patient": data[patient].to_numpy(dtype=object),
-            "session": _session_column(data[prepared.time]).to_numpy(dtype=object),
-            "date": _session_column(prepared.dates.astype(object)).to_numpy(dtype=object),
+            "session": _session_column(data[time]).to_numpy(dtype=object),
+            "date": _session_column(dates.astype(object)).to_numpy(dtype=object),
         }
     )
     merged = events.merge(lookup, on=["patient", "session"], how="left")
