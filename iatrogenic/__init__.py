@@ -34,8 +34,10 @@ from .core.summary import change_summary, ha_group_summary
 from .core.talking_therapies import talking_therapies_outcomes, talking_therapies_summary
 from .detectors import get_detector, list_detectors
 from .evaluation import evaluate
+from .io import from_wide
 from .monitor import Monitor
 from .plotting import plot_change, plot_course, plot_expected
+from .providers import funnel, funnel_limits, plot_funnel
 from .screen import screen, screen_summary
 
 __version__ = "0.1.0"
@@ -56,6 +58,9 @@ __all__ = [
     "exceptions",
     "fit_expected_response",
     "fit_growth",
+    "from_wide",
+    "funnel",
+    "funnel_limits",
     "get_detector",
     "ha_group_summary",
     "instruments",
@@ -65,6 +70,7 @@ __all__ = [
     "plot_change",
     "plot_course",
     "plot_expected",
+    "plot_funnel",
     "reliable_change",
     "screen",
     "screen_summary",

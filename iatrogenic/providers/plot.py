@@ -1,0 +1,150 @@
+"""Funnel plot drawing (optional extra: ``pip install 'iatrogenic[plot]'``).
+
+matplotlib is imported inside :func:`plot_funnel`, never at module level.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..plotting import _axes
+from .funnel import funnel_limits
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["FUNNEL_COLORS", "plot_funnel"]
+
+#: Colours of the limit pairs and points (FunnelPlotR's defaults avoid red and green, so that
+#: colour does not pass a judgement of good or bad).
+FUNNEL_COLORS: dict[str, str] = {
+    "95": "#9467BD",
+    "998": "#2CA02C",
+    "target": "#404040",
+    "point": "#1F77B4",
+    "high": "#D62728",
+    "low": "#FF7F0E",
+}
+_Y_LABELS = {"PR": "Proportion", "SR": "Standardised ratio", "RC": "Ratio"}
+
+
+def plot_funnel(
+    result: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    label: bool = True,
+    title: str | None = None,
+    n: int = 1000,
+) -> Axes:
+    """Draw a funnel plot: one point per unit, the target and the 95% and 99.8% limits.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        The output of :func:`iatrogenic.funnel`.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new 7 x 5 inch figure.
+    label : bool, default True
+        Write the group name next to each outlier.
+    title : str, optional
+        Title; by default says whether the limits are overdispersion-adjusted.
+    n : int, default 1000
+        Points on each limit curve.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on. Artists carry ids (``get_gid()``): ``"target"``, ``"lower95"``,
+        ``"upper95"``, ``"lower998"``, ``"upper998"`` for the lines, ``"units"`` and
+        ``"outliers"`` for the points, ``"label:<group>"`` for the outlier labels.
+
+    See Also
+    --------
+    iatrogenic.funnel, iatrogenic.funnel_limits
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> import iatrogenic as ia
+    >>> table = pd.DataFrame({"unit": list("abcdef"), "events": [3, 10, 4, 30, 2, 40],
+    ...                       "patients": [40, 90, 60, 150, 30, 160]})
+    >>> ax = ia.plot_funnel(ia.funnel(table, numerator="events", denominator="patients",
+    ...                               group="unit"))
+    >>> sorted(line.get_gid() for line in ax.get_lines())
+    ['lower95', 'lower998', 'target', 'upper95', 'upper998']
+    """
+    curves = funnel_limits(result, n=n)
+    axes = _axes(ax, figsize=(7.0, 5.0), caller="plot_funnel")
+    attrs: dict[str, Any] = {str(key): value for key, value in result.attrs.items()}
+    x = curves["denominator"].to_numpy()
+    axes.axhline(float(attrs["target"]), color=FUNNEL_COLORS["target"], lw=1, gid="target")
+    for level, name, style in (("95", "95%", "--"), ("998", "99.8%", "-")):
+        for side in ("lower", "upper"):
+            axes.plot(
+                x,
+                curves[f"{side}{level}"].to_numpy(),
+                color=FUNNEL_COLORS[level],
+                ls=style,
+                lw=1.2,
+                gid=f"{side}{level}",
+                label=f"{name} limits" if side == "lower" else None,
+            )
+    outlier = result["outlier"].to_numpy(dtype=object)
+    flagged = np.array([value is not None and value == value for value in outlier], dtype=bool)
+    axes.scatter(
+        result.loc[~flagged, "denominator"],
+        result.loc[~flagged, "ratio"],
+        s=18,
+        color=FUNNEL_COLORS["point"],
+        alpha=0.8,
+        gid="units",
+        label="units",
+        zorder=3,
+    )
+    if flagged.any():
+        colors = [FUNNEL_COLORS[str(value)] for value in outlier[flagged]]
+        axes.scatter(
+            result.loc[flagged, "denominator"],
+            result.loc[flagged, "ratio"],
+            s=30,
+            color=colors,
+            edgecolor="black",
+            linewidths=0.5,
+            gid="outliers",
+            label="outliers",
+            zorder=4,
+        )
+        if label:
+            for _, row in result.loc[flagged].iterrows():
+                axes.annotate(
+                    str(row["group"]),
+                    (row["denominator"], row["ratio"]),
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                    fontsize=8,
+                    gid=f"label:{row['group']}",
+                )
+    data_type = str(attrs.get("data_type", "PR"))
+    axes.set_xlabel("Expected" if data_type == "SR" else "Denominator")
+    axes.set_ylabel(_Y_LABELS.get(data_type, "Ratio"))
+    if title is None:
+        adjusted = "overdispersion-adjusted" if attrs.get("adjusted") else "unadjusted"
+        title = f"Funnel plot ({adjusted} limits, phi = {float(attrs['phi']):.2f})"
+    axes.set_title(title)
+    # FunnelPlotR's automatic range: 0.7 to 1.3 times the target, widened to 0.9 times the
+    # smallest and 1.1 times the largest ratio
+    ratio = result["ratio"].to_numpy(dtype=float)
+    finite = ratio[np.isfinite(ratio)]
+    target = float(attrs["target"])
+    if len(finite) and target > 0:
+        axes.set_ylim(
+            min(0.7 * target, 0.9 * float(finite.min())),
+            max(1.3 * target, 1.1 * float(finite.max())),
+        )
+    axes.legend(loc="best", fontsize=8)
+    return axes
