@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT_VERSION",
+    "check_envelope",
     "decode_array",
     "decode_scalar",
     "dumps",
@@ -228,6 +229,22 @@ def loads(text: Any, *, kind: str) -> dict[str, Any]:
             f"{caller}() got text that is not valid JSON ({error}). Suggestion: pass the exact "
             "string returned by to_json()."
         ) from error
+    return check_envelope(document, kind=kind)
+
+
+def check_envelope(document: Any, *, kind: str) -> dict[str, Any]:
+    """The payload of a parsed document written by :func:`dumps`, after checking its envelope.
+
+    Raises :class:`~iatrogenic.exceptions.ParameterError` when ``document`` is not an iatrogenic
+    document of this ``kind`` or has a newer format version.
+
+    Examples
+    --------
+    >>> check_envelope({"format": "iatrogenic", "kind": "Monitor", "format_version": 1,
+    ...                 "payload": {}}, kind="Monitor")
+    {}
+    """
+    caller = f"{kind}.from_json"
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise ParameterError(
             f"Not a {kind} document: the JSON passed to {caller}() lacks "
@@ -244,7 +261,11 @@ def loads(text: Any, *, kind: str) -> dict[str, Any]:
             f"Suggestion: read it with {document.get('kind')}.from_json()."
         )
     version = document.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or not 1 <= version <= FORMAT_VERSION
+    ):
         raise ParameterError(
             f"{caller}() reads format version {FORMAT_VERSION} (and older); the document has "
             f"format_version={version!r}, written by iatrogenic "

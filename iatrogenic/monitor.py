@@ -9,10 +9,14 @@ persist the whole monitor with :meth:`Monitor.to_json` and restore it with
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import json
 import math
+import numbers
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -28,17 +32,30 @@ from .core.expected_response import (
 from .detectors.base import EVENT_COLUMNS, Detector, ScreenInput, empty_events
 from .detectors.disengagement import ATTENDANCE_VALUES, ENDING_VALUES
 from .detectors.off_track import OffTrack, off_track_evidence
-from .detectors.registry import get_detector
+from .detectors.registry import get_detector, registered_names
 from .detectors.risk_item import RiskItemSignal
 from .exceptions import (
     ColumnTypeError,
+    IatrogenicError,
     InvalidValueError,
     OutOfRangeError,
     ParameterError,
     ParameterTypeError,
+    UnknownNameError,
 )
 
-__all__ = ["FAST_DETECTORS", "Monitor"]
+__all__ = ["FAST_DETECTORS", "MAX_STATE_SIZE", "SCHEMA_VERSION", "Monitor"]
+
+#: Version of the monitor's state layout (the ``schema_version`` field of the payload written by
+#: :meth:`Monitor.to_json`). A state without the field (written before it existed) has the same
+#: layout and is read as version 1.
+SCHEMA_VERSION = 1
+#: Default limit on the size of the text :meth:`Monitor.from_json` reads: 100 million characters
+#: (bytes, for bytes input), about 200,000 patients of ten sessions. ``max_size=`` changes it.
+MAX_STATE_SIZE = 100_000_000
+#: Sessions are numbers within +-2**53: the integers a float holds exactly.
+_MAX_SESSION = 2**53
+_MAX_PARAM_DEPTH = 16
 
 _KIND = "Monitor"
 _RESERVED = ("patient", "session", "score")
@@ -92,21 +109,172 @@ def _is_missing(value: Any) -> bool:
     return value is pd.NaT
 
 
-def _number(value: Any) -> float:
-    """A score as float, NaN for missing; raise for anything else."""
-    if value is None:
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ParameterTypeError(
-            f"The 'score' parameter of Monitor.update() must be a number or None (missing). Got "
-            f"{value!r} of type {type(value).__name__} instead."
+def _text_hint(value: str) -> str:
+    """The suggestion for a number stored as text (refused, as by the DataFrame functions)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return "pass a number."
+    if math.isfinite(number):
+        shown = int(number) if number.is_integer() else number
+        return (
+            f"pass the number itself ({shown!r}, e.g. float({value!r})): numbers stored as text "
+            "are not converted, as the DataFrame functions do not convert them."
         )
-    number = float(value)
-    if math.isinf(number):
+    return "pass a finite number."
+
+
+def _exact_number(value: Any) -> int | float | None:
+    """A Decimal or Fraction as int (integral) or float; None when it is no real number."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, numbers.Real)):
+        return None
+    exact: Any = value
+    try:
+        number = float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
+    except (ValueError, TypeError):  # Decimal('sNaN')
+        return math.nan
+    if isinstance(exact, (int, float)):
+        return exact
+    if math.isfinite(number) and number.is_integer():
+        return int(exact)
+    return number
+
+
+def _session(value: Any, caller: str) -> int | float:
+    """A session number as int or float (finite, within +-2**53), or the library's error."""
+    kind = type(value)
+    if (kind is int or kind is float) and -_MAX_SESSION <= value <= _MAX_SESSION:
+        return value
+    start = f"The 'session' parameter of {caller}() must be a session number"
+    if isinstance(value, (np.datetime64, np.timedelta64, _dt.date, _dt.timedelta)):
+        raise ParameterTypeError(
+            f"{start}, not a date or duration. Got {value!r}. Suggestion: pass the session "
+            "number (1, 2, ... or weeks since intake, in the reference model's unit); to keep "
+            "the date, name a date column, Monitor(..., columns={'date': 'date'}), and pass "
+            "update(patient, session, score, date=...)."
+        )
+    value = _plain(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        raise ParameterTypeError(
+            f"{start}; got {value!r} (missing). Suggestion: every update needs the number of "
+            "its session; pass score=None for a session without a score."
+        )
+    if isinstance(value, str):
+        raise ParameterTypeError(
+            f"{start}, not text. Got {value!r}. Suggestion: {_text_hint(value)}"
+        )
+    number = _exact_number(value)
+    if number is None:
+        raise ParameterTypeError(
+            f"{start} (int or float). Got {value!r} of type {type(value).__name__} instead."
+        )
+    if not -_MAX_SESSION <= number <= _MAX_SESSION:  # also NaN
         raise ParameterError(
-            f"The 'score' parameter of Monitor.update() must be finite or None. Got {value!r}."
+            f"{start}: finite and within +-2**53 (the integers a float holds exactly). Got "
+            f"{value!r}. Suggestion: pass the session number (1, 2, ...) or the time since "
+            "intake."
         )
     return number
+
+
+def _score(value: Any) -> float:
+    """A score as float, NaN for missing; the library's error for anything else."""
+    kind = type(value)
+    if kind is float:
+        number: float = value
+    elif kind is int and -_MAX_SESSION <= value <= _MAX_SESSION:
+        return float(value)
+    else:
+        number = _score_slow(value)
+    if math.isinf(number):
+        raise ParameterError(
+            f"The 'score' parameter of Monitor.update() must be finite or None (missing). Got "
+            f"{value!r}."
+        )
+    return number
+
+
+def _score_slow(value: Any) -> float:
+    start = "The 'score' parameter of Monitor.update() must be a number or None (missing)"
+    if isinstance(value, (np.datetime64, np.timedelta64, _dt.date, _dt.timedelta)):
+        raise ParameterTypeError(
+            f"{start}, not a date or duration. Got {value!r}. Suggestion: check that you pass "
+            "the total score, not the date of the session."
+        )
+    value = _plain(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return math.nan
+    if isinstance(value, str):
+        raise ParameterTypeError(
+            f"{start}, not text. Got {value!r}. Suggestion: {_text_hint(value)}"
+        )
+    number = _exact_number(value)
+    if number is None:
+        raise ParameterTypeError(
+            f"{start}. Got {value!r} of type {type(value).__name__} instead."
+            + (" Booleans are not scores." if isinstance(value, bool) else "")
+        )
+    return float(number)
+
+
+def _event_frame_public(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The event table of ``records`` built through pandas' public API (about 1 ms)."""
+    frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
+    return frame.astype(EVENT_COLUMNS)
+
+
+#: Whether the fast construction gives exactly the public one (None: not checked yet).
+_FAST_FRAME: list[bool | None] = [None]
+
+
+def _event_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The event table of ``records``, with the dtypes of :data:`EVENT_COLUMNS`.
+
+    Building a one-row DataFrame through ``from_records(...).astype(...)`` costs about 1 ms,
+    which made the few updates that raise an event dominate the monitor's mean time per update
+    (issue 10: mean 130 us, median 26 us). The columns are built here as numpy arrays of their
+    final dtypes and assembled without re-inference (about 50 us). That assembly uses pandas'
+    ``DataFrame._from_arrays``; the first table built in a process is compared with the public
+    construction, and any difference (or a pandas without it) falls back to the public path.
+    """
+    fast = _FAST_FRAME[0]
+    if fast is False:
+        return _event_frame_public(records)
+    n = len(records)
+    arrays = []
+    try:
+        for name, dtype in EVENT_COLUMNS.items():
+            array = np.empty(n, dtype=dtype)
+            for i, record in enumerate(records):
+                array[i] = record[name]
+            arrays.append(array)
+    except (TypeError, ValueError):  # a value numpy cannot take as is (pd.NA): let pandas do it
+        return _event_frame_public(records)
+    try:
+        frame = pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+            arrays,
+            columns=pd.Index(list(EVENT_COLUMNS)),
+            index=pd.RangeIndex(n),
+            verify_integrity=False,
+        )
+    except (AttributeError, TypeError, ValueError):
+        _FAST_FRAME[0] = False
+        return _event_frame_public(records)
+    if fast is None:
+        public = _event_frame_public(records)
+        same = (
+            frame.columns.equals(public.columns)
+            and frame.columns.dtype == public.columns.dtype
+            and frame.dtypes.equals(public.dtypes)
+            and frame.index.equals(public.index)
+            and frame.equals(public)
+        )
+        _FAST_FRAME[0] = bool(same)
+        if not same:
+            return public
+    return frame
 
 
 class Monitor:
@@ -232,6 +400,8 @@ class Monitor:
         for covariate in model.covariates_:
             checks.setdefault(covariate, []).append("covariate")
         self._checks: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in checks.items()}
+        #: The names an update may carry: the columns of ``columns=`` and the model's covariates.
+        self._allowed = frozenset([*self.columns.values(), *model.covariates_])
         highs = [self._risk_maximum(d) for d in self.detectors if isinstance(d, RiskItemSignal)]
         self._risk_range: tuple[float, float | None] | None = None
         if highs:
@@ -357,12 +527,15 @@ class Monitor:
             Patient id.
         session : int or float
             Session number (time, in the reference model's unit); larger than the patient's
-            previous session.
+            previous session; finite and within +-2**53. numpy numbers, ``Decimal`` and
+            ``Fraction`` are converted; booleans, text (``"12"``), dates and None are refused.
         score : float or None
-            The total score; None or NaN for a session without one (e.g. a missed session).
+            The total score; None, NaN or ``pd.NA`` for a session without one (e.g. a missed
+            session). Numbers as for ``session``; booleans, text and infinities are refused.
         **columns
             Further values of this session, by column name: the model's covariates (needed at
-            intake), and the columns of ``columns=`` (e.g. ``phq9_item9=2``).
+            intake), and the columns of ``columns=`` (e.g. ``phq9_item9=2``). Any other name is
+            an error (:class:`~iatrogenic.exceptions.UnknownNameError`, with a suggestion).
 
         Returns
         -------
@@ -375,23 +548,15 @@ class Monitor:
         ------
         ParameterTypeError, ParameterError, OutOfRangeError, ColumnTypeError, InvalidValueError
             A bad patient id (not a str or int), session (not a number, or not after the
-            patient's last one), score (not a number, outside the instrument's range) or further
+            patient's last one), score (not a number, outside the instrument's range), a keyword
+            that names no column of the monitor (``UnknownNameError``) or further
             value (a number column holding text, an infinite value, a risk item outside the
             item's range, an attendance or ending value not allowed, a date that cannot be
             read). The monitor is then left unchanged.
         """
         caller = "Monitor.update"
         patient = _patient_id(patient, caller)
-        session = _plain(session)
-        if (
-            isinstance(session, bool)
-            or not isinstance(session, (int, float))
-            or not math.isfinite(session)
-        ):
-            raise ParameterTypeError(
-                f"The 'session' parameter of {caller}() must be a finite number (session "
-                f"number or time since a fixed origin). Got {session!r}."
-            )
+        session = _session(session, caller)
         state = self._patients.get(patient)
         if state is not None:
             sessions = state["sessions"]
@@ -400,7 +565,7 @@ class Monitor:
                     f"{caller}() got session {session!r} for patient {patient!r}, whose last "
                     f"session is {sessions[-1]!r}: sessions must arrive in increasing order."
                 )
-        y = _number(score)
+        y = _score(score)
         inst = self.instrument
         if inst is not None and y == y and not inst.low <= y <= inst.high:
             raise OutOfRangeError(
@@ -475,8 +640,7 @@ class Monitor:
                 records.extend(self._run(detector, state, patient, session))
         if not records:
             return self._empty.copy()
-        frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
-        return frame.astype(EVENT_COLUMNS)
+        return _event_frame(records)
 
     def _check_values(
         self, columns: Mapping[str, Any], state: dict[str, Any] | None, patient: Any, session: Any
@@ -488,17 +652,18 @@ class Monitor:
         """
         out: dict[str, Any] = {}
         checks = self._checks
+        allowed = self._allowed
         for name, raw in columns.items():
-            if name in _RESERVED:
-                raise ParameterError(
-                    f"Monitor.update() got a column named {name!r}; that name is reserved."
-                )
+            if name not in allowed:
+                raise self._unknown_keyword(name, raw)
             value = raw
             problem: _Problem | None = None
             if type(raw) is not float and type(raw) is not int:  # else the common case: done
                 value = pd.Timestamp(raw) if isinstance(raw, np.datetime64) else _plain(raw)
                 if value is pd.NA or value is pd.NaT:
                     value = None
+                elif isinstance(value, (Decimal, numbers.Rational)) and not isinstance(value, int):
+                    value = _exact_number(value)
             if not (value is None or isinstance(value, (int, float, str))):
                 try:
                     _serialize.encode_scalar(value)
@@ -523,6 +688,34 @@ class Monitor:
             out[name] = value
         return out
 
+    def _unknown_keyword(self, name: str, value: Any) -> UnknownNameError:
+        """The error for an update's keyword that no detector of the monitor reads."""
+        names = sorted(self._allowed)
+        # a screen keyword (risk_item=) instead of its column (phq9_item9=) is the likeliest slip
+        by_keyword = {keyword: column for keyword, column in self.columns.items()}
+        guess: str | None = by_keyword.get(name)
+        if guess is None:
+            close = difflib.get_close_matches(name, [*names, *by_keyword], n=1, cutoff=0.6)
+            guess = by_keyword.get(close[0], close[0]) if close else None
+        message = f"Monitor.update() got an unknown keyword {name}={value!r}."
+        if guess is not None:
+            message += f" Did you mean {guess}=?"
+        if names:
+            read = ", ".join(
+                f"{column}= ({', '.join(k for k, c in self.columns.items() if c == column)})"
+                if column in self.columns.values()
+                else f"{column}= (covariate of the model)"
+                for column in names
+            )
+            message += f" This monitor's detectors and model read: {read}."
+        else:
+            message += " This monitor reads nothing beyond patient, session and score."
+        message += (
+            " Suggestion: pass the value under one of these names, or build the monitor with "
+            f"the column named, e.g. Monitor(model, detectors, columns={{'<keyword>': {name!r}}})."
+        )
+        return UnknownNameError(message)
+
     def _check_value(
         self, check: str, name: str, value: Any, state: dict[str, Any] | None
     ) -> tuple[Any, _Problem | None]:
@@ -543,15 +736,17 @@ class Monitor:
         # a number: the risk item, alliance, age, or a covariate of the model (NaN: missing)
         number = value
         if isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError:
-                number = None
-        if number is None or isinstance(number, bool) or not isinstance(number, (int, float)):
+            return value, (
+                ColumnTypeError,
+                f"must hold numbers or None (missing), not text. Suggestion: {_text_hint(value)}",
+            )
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
             return value, (
                 ColumnTypeError,
                 f"must hold numbers or None (missing); got type {type(value).__name__}.",
             )
+        if isinstance(number, int) and not -_MAX_SESSION <= number <= _MAX_SESSION:
+            number = float(number) if abs(number) < 1e300 else math.inf
         if number != number:
             return number, None
         if math.isinf(number):
@@ -580,7 +775,9 @@ class Monitor:
                 f"{type(value).__name__}.",
             )
         is_number = isinstance(value, (int, float))
-        if isinstance(value, (int, float)) and math.isinf(value):
+        if isinstance(value, int) and not -_MAX_SESSION <= value <= _MAX_SESSION:
+            return InvalidValueError, "must be a day number within +-2**53."
+        if isinstance(value, float) and math.isinf(value):
             return InvalidValueError, "must be finite."
         if isinstance(value, str):
             try:
@@ -774,7 +971,8 @@ class Monitor:
         """The whole monitor (model, detectors, every patient's state) as JSON text.
 
         ``Monitor.from_json(monitor.to_json())`` behaves exactly as ``monitor`` on every later
-        update (floats are written exactly).
+        update (floats are written exactly). The layout is version :data:`SCHEMA_VERSION` of the
+        monitor's state (``docs/expected-response.md``).
         """
         detectors = []
         for detector in self.detectors:
@@ -788,25 +986,27 @@ class Monitor:
                 ) from error
             detectors.append({"name": detector.name, "params": encoded})
         patients = []
+        encode = _serialize.encode_scalar
         for pid, state in self._patients.items():
             patients.append(
                 [
-                    _serialize.encode_scalar(pid),
+                    encode(pid),
                     {
-                        "sessions": [_serialize.encode_scalar(s) for s in state["sessions"]],
+                        "sessions": list(state["sessions"]),
                         "scores": [None if s != s else s for s in state["scores"]],
                         "extra": {
-                            name: [_serialize.encode_scalar(v) for v in values]
+                            name: [encode(v) for v in values]
                             for name, values in state["extra"].items()
                         },
                         "intake": state["intake"],
-                        "intake_session": _serialize.encode_scalar(state["intake_session"]),
+                        "intake_session": state["intake_session"],
                         "params": state["params"],
                         "levels": list(state["levels"]),
                     },
                 ]
             )
         payload = {
+            "schema_version": SCHEMA_VERSION,
             "model": json.loads(self.model.to_json()),
             "detectors": detectors,
             "instrument": self.instrument.name if self.instrument is not None else None,
@@ -817,46 +1017,502 @@ class Monitor:
         return _serialize.dumps(payload, kind=_KIND)
 
     @classmethod
-    def from_json(cls, text: str) -> Monitor:
-        """Restore a monitor written by :meth:`to_json` (validated; clear errors)."""
-        payload = _serialize.loads(text, kind=_KIND)
-        _serialize.require(
-            payload,
-            ("model", "detectors", "instrument", "better", "columns", "patients"),
-            kind=_KIND,
+    def from_json(cls, text: str | bytes, *, max_size: int | None = MAX_STATE_SIZE) -> Monitor:
+        """Restore a monitor written by :meth:`to_json`, after validating the whole state.
+
+        Parameters
+        ----------
+        text : str or bytes
+            The text returned by :meth:`to_json` (bytes are read as UTF-8).
+        max_size : int or None, default :data:`MAX_STATE_SIZE` (100,000,000)
+            The longest text read, in characters (bytes for bytes); None for no limit.
+
+        Returns
+        -------
+        Monitor
+            A monitor that behaves exactly as the one that wrote ``text``.
+
+        Raises
+        ------
+        ParameterTypeError
+            ``text`` is not a str or bytes.
+        ParameterError
+            Anything wrong with the state, naming the field's path (e.g.
+            ``patients.P1.sessions[1]``) and what is wrong: text too long or nested too
+            deeply, not JSON, not a monitor, an unknown schema version, a missing or unknown
+            field, a value of the wrong type, lists of different lengths, sessions not in
+            increasing order, a score not finite or outside the instrument's range, an unknown
+            detector, a patient's intake that is not its first score. Nothing is loaded then.
+
+        Examples
+        --------
+        >>> from iatrogenic.core.expected_response import load_reference_model
+        >>> monitor = Monitor(load_reference_model())
+        >>> _ = monitor.update("P1", 1, 16)
+        >>> Monitor.from_json(monitor.to_json()).patients
+        ['P1']
+        >>> Monitor.from_json(monitor.to_json().replace('"scores":[16.0]', '"scores":[99]'))
+        Traceback (most recent call last):
+        ...
+        iatrogenic.exceptions.ParameterError: Monitor.from_json(): invalid state at ...
+        """
+        payload = _parse_state(text, max_size)
+        try:
+            return _read_state(cls, payload)
+        except RecursionError as error:
+            raise _bad("(document)", "it is nested too deeply") from error
+
+    # -- serialisation helpers ---------------------------------------------------------------
+
+
+_GENERIC_HINT = "pass the unmodified text returned by Monitor.to_json()"
+_STATE_KEYS = ("model", "detectors", "instrument", "better", "columns", "patients")
+_PATIENT_KEYS = ("sessions", "scores", "extra", "intake", "intake_session", "params", "levels")
+_PARAM_FORMS = '({"value": ...}, {"list": [...]} or {"dict": {...}})'
+_SIMPLE_ID = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def _bad(path: str, what: str, hint: str = _GENERIC_HINT) -> ParameterError:
+    """The error for a defect of a monitor state: where, what is wrong, what to do.
+
+    ``what`` may be another error's message with its own suggestion; it is then kept as is.
+    """
+    what = what.rstrip(". ")
+    tail = "." if "Suggestion:" in what else f". Suggestion: {hint}."
+    return ParameterError(f"Monitor.from_json(): invalid state at {path}: {what}{tail}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if type(value) in names:
+        return names[type(value)]
+    if isinstance(value, (int, float)):
+        return f"the number {_short(value)}"
+    return type(value).__name__
+
+
+class _NonFinite(ValueError):
+    """A JSON number that does not fit a float (1e999)."""
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NonFinite(text)
+    return number
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise _NonFinite(name)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} appears twice in one JSON object")
+            seen.add(key)
+    return out
+
+
+def _nonfinite_path(text: str) -> str:
+    """Where the first number too large for a float is (used on the error path only)."""
+    try:
+        document = json.loads(text, parse_constant=float)
+    except (ValueError, RecursionError):
+        return "(document)"
+    payload = document.get("payload") if isinstance(document, dict) else None
+    roots: list[tuple[Any, str]] = [(document, "(document)")]
+    if isinstance(payload, dict):
+        roots = []
+        for key, value in payload.items():
+            if key != "patients" or not isinstance(value, list):
+                roots.append((value, str(key)))
+                continue
+            for i, entry in enumerate(value):
+                if isinstance(entry, list) and len(entry) == 2:
+                    pid = entry[0]
+                    named = isinstance(pid, (str, int)) and not isinstance(pid, bool)
+                    roots.append((pid, f"patients[{i}][0]"))
+                    roots.append((entry[1], _patient_path(pid) if named else f"patients[{i}][1]"))
+                else:
+                    roots.append((entry, f"patients[{i}]"))
+    for root, path in roots:
+        stack = [(root, path)]
+        while stack:
+            node, where = stack.pop()
+            if isinstance(node, float) and not math.isfinite(node):
+                return where
+            if isinstance(node, dict):
+                stack.extend((v, f"{where}.{k}") for k, v in reversed(list(node.items())))
+            elif isinstance(node, list):
+                stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(node))))
+    return "(document)"
+
+
+def _parse_state(text: Any, max_size: int | None) -> dict[str, Any]:
+    """The payload of a monitor document: size, encoding, JSON and envelope checked."""
+    caller = "Monitor.from_json"
+    if max_size is not None and (
+        isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1
+    ):
+        raise ParameterError(
+            f"The 'max_size' parameter of {caller}() must be a positive int (characters) or "
+            f"None (no limit). Got {max_size!r}."
         )
-        model = ExpectedResponseModel.from_json(json.dumps(payload["model"]))
-        detectors = []
-        for entry in payload["detectors"]:
-            if not isinstance(entry, dict) or "name" not in entry or "params" not in entry:
-                raise ParameterError(f"Malformed {_KIND} document: bad detector entry {entry!r}.")
-            params = {k: _decode_param(v) for k, v in entry["params"].items()}
-            detectors.append(get_detector(entry["name"], **params))
-        monitor = cls(
-            model,
-            detectors,
-            instrument=payload["instrument"],
-            better=payload["better"],
-            columns=payload["columns"],
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise ParameterTypeError(
+            f"{caller}() takes the JSON text written by Monitor.to_json() (a str, or bytes in "
+            f"UTF-8). Got {type(text).__name__} instead. Suggestion: "
+            "Monitor.from_json(path.read_text())."
         )
-        for pid, state in payload["patients"]:
-            n_det = len(monitor.detectors)
-            levels = list(state["levels"])
-            if len(levels) != n_det:
-                raise ParameterError(f"Malformed {_KIND} document: levels do not match detectors.")
-            monitor._patients[_serialize.decode_scalar(pid)] = {
-                "sessions": [_serialize.decode_scalar(s) for s in state["sessions"]],
-                "scores": [math.nan if s is None else float(s) for s in state["scores"]],
-                "extra": {
-                    name: [_serialize.decode_scalar(v) for v in values]
-                    for name, values in state["extra"].items()
-                },
-                "intake": state["intake"],
-                "intake_session": _serialize.decode_scalar(state["intake_session"]),
-                "params": state["params"],
-                "levels": levels,
-            }
-        return monitor
+    if max_size is not None and len(text) > max_size:
+        raise _bad(
+            "(document)",
+            f"the text is {len(text):,} {'characters' if isinstance(text, str) else 'bytes'} "
+            f"long, over the limit max_size={max_size:,}",
+            f"if the state is genuine, pass a larger limit, Monitor.from_json(text, "
+            f"max_size={len(text)}) (or max_size=None)",
+        )
+    if not isinstance(text, str):
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise _bad(
+                "(document)",
+                f"the bytes are not UTF-8 text ({error})",
+                "pass the text written by Monitor.to_json(), as str or encoded in UTF-8",
+            ) from error
+    try:
+        document = json.loads(
+            text,
+            parse_float=_finite_float,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_keys,
+        )
+    except _NonFinite as error:
+        raise _bad(
+            _nonfinite_path(text),
+            f"the number {str(error)[:40]} is not finite (NaN, Infinity and numbers too large "
+            "for a float are not valid in a state; a missing score is null)",
+        ) from error
+    except json.JSONDecodeError as error:
+        raise ParameterError(
+            f"{caller}() got text that is not valid JSON ({error}). Suggestion: {_GENERIC_HINT}."
+        ) from error
+    except RecursionError as error:
+        raise _bad("(document)", "the JSON is nested too deeply") from error
+    except ValueError as error:  # a duplicated key, or an integer of more than 4300 digits
+        what = str(error)
+        if "digits" in what:
+            what = f"a number is too long to read ({what.split(';')[0]})"
+        raise _bad("(document)", what) from error
+    return _serialize.check_envelope(document, kind=_KIND)
+
+
+def _patient_path(pid: Any) -> str:
+    if isinstance(pid, int) or (isinstance(pid, str) and _SIMPLE_ID.fullmatch(pid)):
+        return f"patients.{pid}"
+    return f"patients[{pid!r}]"
+
+
+def _fields(value: Any, path: str, keys: Sequence[str], optional: Sequence[str] = ()) -> None:
+    """``value`` must be an object with exactly ``keys`` (and maybe ``optional``)."""
+    if not isinstance(value, dict):
+        raise _bad(path or "(payload)", f"must be a JSON object, not {_type_name(value)}")
+    prefix = f"{path}." if path else ""
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise _bad(
+            prefix + missing[0],
+            f"the field is missing (missing: {', '.join(map(repr, missing))})",
+        )
+    unknown = [k for k in value if k not in keys and k not in optional]
+    if unknown:
+        raise _bad(
+            prefix + unknown[0],
+            f"unknown field (a state has {', '.join(map(repr, [*keys, *optional]))})",
+        )
+
+
+def _number_at(value: Any, path: str, what: str = "a number") -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(path, f"must be {what}, not {_type_name(value)}")
+    return value
+
+
+def _list_at(value: Any, path: str, length: int | None = None, what: str = "") -> list[Any]:
+    if not isinstance(value, list):
+        raise _bad(path, f"must be a list, not {_type_name(value)}")
+    if length is not None and len(value) != length:
+        raise _bad(path, f"has {len(value)} values, not {length} ({what})")
+    return value
+
+
+def _read_state(cls: type[Monitor], payload: dict[str, Any]) -> Monitor:
+    version = payload.get("schema_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _bad("schema_version", f"unknown schema version {_short(version)}")
+    if version > SCHEMA_VERSION:
+        raise _bad(
+            "schema_version",
+            f"the state has schema version {version}, written by a newer iatrogenic; this one "
+            f"reads version {SCHEMA_VERSION} (and states without a version, as version 1)",
+            "upgrade iatrogenic",
+        )
+    _fields(payload, "", _STATE_KEYS, optional=("schema_version",))
+    model = _read_model(payload["model"])
+    detectors = _read_detectors(payload["detectors"])
+    instrument = payload["instrument"]
+    if instrument is not None:
+        if not isinstance(instrument, str):
+            raise _bad(
+                "instrument", f"must be an instrument name or null, not {_type_name(instrument)}"
+            )
+        try:
+            _instruments.get(instrument)
+        except IatrogenicError as error:
+            raise _bad("instrument", str(error)) from error
+    better = payload["better"]
+    if better not in ("lower", "higher"):
+        raise _bad("better", f"must be 'lower' or 'higher', not {_short(better)}")
+    if better != model.better_:
+        raise _bad("better", f"{better!r} contradicts the model's better={model.better_!r}")
+    columns = payload["columns"]
+    if not isinstance(columns, dict):
+        raise _bad("columns", f"must be a JSON object, not {_type_name(columns)}")
+    for keyword, column in columns.items():
+        if keyword not in OPTIONAL_COLUMNS:
+            close = difflib.get_close_matches(keyword, OPTIONAL_COLUMNS, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _bad(
+                f"columns.{keyword}",
+                f"unknown keyword{guess}; keywords are {', '.join(map(repr, OPTIONAL_COLUMNS))}",
+            )
+        if not isinstance(column, str) or column in _RESERVED:
+            raise _bad(f"columns.{keyword}", f"must name a column, not {_short(column)}")
+    try:
+        monitor = cls(model, detectors, instrument=instrument, better=better, columns=columns)
+    except IatrogenicError as error:
+        raise _bad(
+            "detectors", f"the detectors and columns do not make a monitor: {error}"
+        ) from error
+    monitor._patients = _read_patients(monitor, payload["patients"])
+    return monitor
+
+
+def _read_model(value: Any) -> ExpectedResponseModel:
+    if not isinstance(value, dict):
+        raise _bad("model", f"must be the model's JSON object, not {_type_name(value)}")
+    try:
+        return ExpectedResponseModel.from_json(json.dumps(value, allow_nan=False))
+    except IatrogenicError as error:
+        raise _bad("model", str(error)) from error
+    except (
+        KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
+        ZeroDivisionError, RecursionError,
+    ) as error:  # fmt: skip
+        raise _bad("model", f"the model is malformed ({type(error).__name__}: {error})") from error
+
+
+def _read_detectors(value: Any) -> list[Detector]:
+    entries = _list_at(value, "detectors")
+    if not entries:
+        raise _bad("detectors", "the list is empty (a monitor has at least one detector)")
+    names = registered_names()
+    detectors = []
+    for i, entry in enumerate(entries):
+        path = f"detectors[{i}]"
+        _fields(entry, path, ("name", "params"))
+        name = entry["name"]
+        if not isinstance(name, str) or name not in names:
+            close = difflib.get_close_matches(str(name), names, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UnknownNameError(
+                f"Monitor.from_json(): invalid state at {path}.name: unknown detector "
+                f"{_short(name)}{guess}; known detectors: {', '.join(map(repr, names))}. "
+                f"Suggestion: {_GENERIC_HINT} (custom detectors cannot be saved by name)."
+            )
+        raw = entry["params"]
+        if not isinstance(raw, dict):
+            raise _bad(f"{path}.params", f"must be a JSON object, not {_type_name(raw)}")
+        params = {k: _decode_param(v, f"{path}.params.{k}") for k, v in raw.items()}
+        try:
+            detectors.append(get_detector(name, **params))
+        except (IatrogenicError, TypeError, ValueError) as error:
+            raise _bad(f"{path}.params", f"detector {name!r} refuses them: {error}") from error
+    return detectors
+
+
+def _read_scalar(value: Any, path: str) -> Any:
+    """A value of an extra column, as :func:`_serialize.encode_scalar` writes it."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "float" and inner in ("nan", "inf", "-inf"):
+            return float(inner)
+        if key == "datetime" and isinstance(inner, str):
+            try:
+                stamp: Any = pd.Timestamp(inner)
+            except (ValueError, TypeError, OverflowError):
+                stamp = pd.NaT
+            if not pd.isna(stamp):
+                return stamp
+            raise _bad(path, f"{_short(inner)} is not a date (ISO 8601, e.g. '2024-01-08')")
+    raise _bad(
+        path,
+        f"{_short(value)} is not a value (a number, string, boolean, null, "
+        '{"float": "nan"} or {"datetime": "<ISO 8601>"})',
+    )
+
+
+def _read_patients(monitor: Monitor, value: Any) -> dict[Any, dict[str, Any]]:
+    entries = _list_at(value, "patients")
+    patients: dict[Any, dict[str, Any]] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise _bad(f"patients[{i}]", f"must be a pair [id, state], not {_short(entry)}")
+        pid = entry[0]
+        if isinstance(pid, bool) or not isinstance(pid, (str, int)):
+            raise _bad(
+                f"patients[{i}][0]",
+                f"a patient id is a string or an integer, not {_type_name(pid)}",
+            )
+        if pid in patients:
+            raise _bad(f"patients[{i}][0]", f"the patient id {pid!r} appears twice")
+        patients[pid] = _read_patient(monitor, _patient_path(pid), entry[1])
+    return patients
+
+
+def _read_patient(monitor: Monitor, path: str, raw: Any) -> dict[str, Any]:
+    _fields(raw, path, _PATIENT_KEYS)
+    sessions = _list_at(raw["sessions"], f"{path}.sessions")
+    if not sessions:
+        raise _bad(f"{path}.sessions", "the list is empty (a patient has at least one session)")
+    previous: int | float | None = None
+    for j, session in enumerate(sessions):
+        where = f"{path}.sessions[{j}]"
+        _number_at(session, where, "a session number")
+        if not -_MAX_SESSION <= session <= _MAX_SESSION:
+            raise _bad(where, f"session {_short(session)} is not within +-2**53")
+        if previous is not None and session <= previous:
+            raise _bad(
+                where,
+                f"session {session!r} does not come after session {previous!r} "
+                f"(sessions[{j - 1}]): sessions must be strictly increasing, without duplicates",
+            )
+        previous = session
+    n = len(sessions)
+    inst = monitor.instrument
+    scores = []
+    for j, score in enumerate(_list_at(raw["scores"], f"{path}.scores", n, "one per session")):
+        if score is None:
+            scores.append(math.nan)
+            continue
+        where = f"{path}.scores[{j}]"
+        y = float(_number_at(score, where, "a score or null (missing)"))
+        if inst is not None and not inst.low <= y <= inst.high:
+            raise _bad(
+                where,
+                f"score {score!r} is outside the range of instrument {inst.name!r}, "
+                f"[{inst.low:g}, {inst.high:g}]",
+            )
+        scores.append(y)
+    extra_raw = raw["extra"]
+    if not isinstance(extra_raw, dict):
+        raise _bad(f"{path}.extra", f"must be a JSON object, not {_type_name(extra_raw)}")
+    extra: dict[str, list[Any]] = {}
+    for name, values in extra_raw.items():
+        where = f"{path}.extra.{name}"
+        if name not in monitor._allowed:
+            read = ", ".join(map(repr, sorted(monitor._allowed))) or "none"
+            raise _bad(where, f"unknown column (the monitor's updates carry: {read})")
+        column: list[Any] = []
+        partial = {"extra": {name: column}}
+        for j, item in enumerate(_list_at(values, where, n, "one per session")):
+            value = _read_scalar(item, f"{where}[{j}]")
+            for check in monitor._checks.get(name, ()):
+                _, problem = monitor._check_value(check, name, value, partial)
+                if problem is not None:
+                    raise _bad(
+                        f"{where}[{j}]", f"{_short(value)}: {_given(check, name)} {problem[1]}"
+                    )
+            column.append(value)
+        extra[name] = column
+    levels = _list_at(raw["levels"], f"{path}.levels", len(monitor.detectors), "one per detector")
+    for k, level in enumerate(levels):
+        if isinstance(level, bool) or level not in (0, 1, 2) or not isinstance(level, int):
+            raise _bad(f"{path}.levels[{k}]", f"must be 0, 1 or 2, not {_short(level)}")
+    # what off_track derives from the history: the intake score, its session, the course
+    first = next((j for j, y in enumerate(scores) if y == y), None)
+    has_off_track = "off_track" in monitor._kinds
+    intake = scores[first] if has_off_track and first is not None else None
+    intake_session = sessions[first] if intake is not None and first is not None else None
+    params = None
+    if intake is not None and first is not None:
+        covariates = {
+            name: extra[name][first] for name in monitor.model.covariates_ if name in extra
+        }
+        params = monitor._params(intake, covariates)
+    stored = raw["intake"]
+    if stored is not None:
+        _number_at(stored, f"{path}.intake", "a score or null")
+    if stored != intake:
+        what = (
+            f"the first score, {intake!r} at session {intake_session!r}"
+            if intake is not None
+            else "null"
+        )
+        if not has_off_track:
+            what = "null (the monitor has no off_track detector)"
+        raise _bad(f"{path}.intake", f"is {_short(stored)}, but must be {what}")
+    if raw["intake_session"] != intake_session or isinstance(raw["intake_session"], bool):
+        raise _bad(
+            f"{path}.intake_session",
+            f"is {_short(raw['intake_session'])}, but must be {intake_session!r} (the session of "
+            "the first score)",
+        )
+    stored_params = raw["params"]
+    if params is None:
+        if stored_params is not None:
+            raise _bad(
+                f"{path}.params", f"must be null (no expected course), not {_short(stored_params)}"
+            )
+    else:
+        _list_at(stored_params, f"{path}.params", len(params), "the course's coefficients")
+        for k, (a, b) in enumerate(zip(stored_params, params, strict=True)):
+            _number_at(a, f"{path}.params[{k}]")
+            if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+                raise _bad(
+                    f"{path}.params[{k}]",
+                    f"{a!r} is not the model's course for this intake ({b!r})",
+                )
+    for k, kind in enumerate(monitor._kinds):
+        if levels[k] and (kind != "off_track" or params is None):
+            raise _bad(
+                f"{path}.levels[{k}]",
+                f"must be 0 (detector {monitor.detectors[k].name!r} keeps no level here), "
+                f"not {levels[k]!r}",
+            )
+    return {
+        "sessions": list(sessions),
+        "scores": scores,
+        "extra": extra,
+        "intake": intake,
+        "intake_session": intake_session,
+        "params": params if stored_params is None else list(map(float, stored_params)),
+        "levels": list(levels),
+    }
 
 
 def _encode_param(value: Any) -> Any:
@@ -867,14 +1523,16 @@ def _encode_param(value: Any) -> Any:
     return {"value": _serialize.encode_scalar(value)}
 
 
-def _decode_param(value: Any) -> Any:
+def _decode_param(value: Any, path: str, depth: int = 0) -> Any:
+    if depth > _MAX_PARAM_DEPTH:
+        raise _bad(path, f"parameters nested more than {_MAX_PARAM_DEPTH} levels deep")
     if not isinstance(value, dict) or len(value) != 1:
-        raise ParameterError(f"Malformed {_KIND} document: bad detector parameter {value!r}.")
+        raise _bad(path, f"{_short(value)} is not a parameter {_PARAM_FORMS}")
     ((kind, inner),) = value.items()
-    if kind == "list":
-        return [_decode_param(v) for v in inner]
-    if kind == "dict":
-        return {k: _decode_param(v) for k, v in inner.items()}
+    if kind == "list" and isinstance(inner, list):
+        return [_decode_param(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(inner)]
+    if kind == "dict" and isinstance(inner, dict):
+        return {k: _decode_param(v, f"{path}.{k}", depth + 1) for k, v in inner.items()}
     if kind == "value":
-        return _serialize.decode_scalar(inner)
-    raise ParameterError(f"Malformed {_KIND} document: bad detector parameter {value!r}.")
+        return _read_scalar(inner, path)
+    raise _bad(path, f"{_short(value)} is not a parameter {_PARAM_FORMS}")

@@ -234,11 +234,11 @@ class _Fails(Detector):
 
 
 def test_detector_failure_is_rolled_back():
-    monitor = Monitor(load_reference_model(), ["off_track", _Fails()])
+    monitor = Monitor(load_reference_model(), ["off_track", _Fails()], columns={"alliance": "srs"})
     assert len(monitor.update("a", 1, 16)) == 0
     before = monitor.to_json()
     with pytest.raises(exc.InvalidValueError, match="a detector failed"):
-        monitor.update("a", 2, 26, note="new column")  # off_track alarm, then the failure
+        monitor.update("a", 2, 26, srs=30)  # a new column, off_track alarm, then the failure
     assert monitor.to_json() == before
     assert list(monitor.history("a").columns) == ["patient", "session", "score"]
     with pytest.raises(exc.InvalidValueError):
@@ -248,7 +248,9 @@ def test_detector_failure_is_rolled_back():
     # the off_track alarm was not used up by the failed update
     events = monitor.update("a", 2, 20)
     assert events[["detector", "level"]].values.tolist() == [["off_track", "alarm"]]
-    reference = Monitor(load_reference_model(), ["off_track", _Fails()])
+    reference = Monitor(
+        load_reference_model(), ["off_track", _Fails()], columns={"alliance": "srs"}
+    )
     reference.update("a", 1, 16)
     pd.testing.assert_frame_equal(events, reference.update("a", 2, 20))
     assert monitor.to_json() == reference.to_json()
@@ -273,7 +275,7 @@ def test_values_are_normalised_and_missing_values_accepted():
         "a",
         1,
         16,
-        phq9_item9="0",
+        phq9_item9=np.int64(0),
         srs=np.float64(38),
         att=" Attended ",
         when=pd.Timestamp("2024-01-01"),
