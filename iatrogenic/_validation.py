@@ -282,7 +282,7 @@ def check_dataframe(data: Any, *, caller: str, name: str = "data") -> pd.DataFra
     if len(data) == 0:
         raise EmptyDataError(
             f"The {name!r} table passed to {caller}() has no rows. "
-            "Pass a table with at least one patient and occasion."
+            "Suggestion: pass a table with at least one patient and occasion."
         )
     return data
 
@@ -328,7 +328,24 @@ def check_columns(data: pd.DataFrame, columns: dict[str, str], *, caller: str) -
     """
     available = [str(c) for c in data.columns]
     for keyword, column in columns.items():
-        if column in data.columns:
+        try:
+            found = column in data.columns
+        except TypeError:  # an unhashable name, e.g. a list
+            raise ParameterTypeError(
+                f"The {keyword!r} parameter of {caller}() must be a column name. Got {column!r} "
+                f"of type {type(column).__name__} instead. Suggestion: pass "
+                f"{keyword}='<your column name>'."
+            ) from None
+        if found:
+            if not data.columns.is_unique and int((data.columns == column).sum()) > 1:
+                positions = np.flatnonzero(data.columns == column).tolist()
+                raise InvalidValueError(
+                    f"Column {column!r} (given as {keyword}=) appears {len(positions)} times in "
+                    f"the data passed to {caller}() (at column positions "
+                    f"{_quote_list(positions)}), so which one to use is not known. Suggestion: "
+                    "rename or drop the repeated columns, e.g. "
+                    "data.loc[:, ~data.columns.duplicated()]."
+                )
             continue
         close = difflib.get_close_matches(str(column), available, n=3, cutoff=0.5)
         hint = f" Did you mean {_quote_list(close)}?" if close else ""
@@ -337,6 +354,12 @@ def check_columns(data: pd.DataFrame, columns: dict[str, str], *, caller: str) -
         suggestion = "" if wide else f" Suggestion: pass {keyword}='<your column name>'."
         if column in [name for name in data.index.names if name is not None]:
             suggestion = f" Suggestion: {column!r} is the index; pass data.reset_index() instead."
+        if isinstance(data.columns, pd.MultiIndex):
+            suggestion = (
+                f" The columns are a MultiIndex ({data.columns.nlevels} levels). Suggestion: "
+                "flatten them first, e.g. data.columns = ['_'.join(map(str, c)) for c in "
+                "data.columns], or select one level with data.droplevel(0, axis=1)."
+            )
         raise ColumnNotFoundError(
             f"Column {column!r} (given as {keyword}=) is not in the data passed to {caller}(). "
             f"Available columns: {shown}.{hint}{suggestion}{wide}"

@@ -10,6 +10,7 @@ treatment (when a pre/post classification such as reliable deterioration would f
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from .exceptions import (
     InvalidValueError,
     ParameterError,
     ParameterTypeError,
+    UnknownNameError,
 )
 
 __all__ = ["DEFAULT_TARGETS", "EVALUATION_COLUMNS", "evaluate"]
@@ -74,6 +76,14 @@ _TRUTH_NEEDS = ("patient", "harm", "onset")
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    repeated = [c for c in columns if int((frame.columns == c).sum()) > 1]
+    if repeated:
+        raise InvalidValueError(
+            f"The {name!r} table of {_CALLER}() has repeated column names "
+            f"({', '.join(map(repr, repeated))}), so which one to use is not known. Suggestion: "
+            f"rename or drop the repeated columns, e.g. "
+            f"{name}.loc[:, ~{name}.columns.duplicated()]."
+        )
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ColumnNotFoundError(
@@ -195,6 +205,39 @@ def _harm_of_detectors(events: pd.DataFrame) -> list[tuple[str, str]]:
         registry = list_detectors().set_index("name")["harm"]
         pairs += [(name, str(registry[name])) for name in silent if name in registry.index]
     return pairs
+
+
+def _check_event_levels(events: pd.DataFrame) -> None:
+    """Every event has a known level: an event of another level would be dropped silently."""
+    values = events["level"]
+    bad = np.flatnonzero((values.notna() & ~values.isin(LEVELS)).to_numpy())
+    if len(bad):
+        shown = "; ".join(
+            f"index {events.index[i]!r} (patient={events['patient'].iloc[i]!r}, "
+            f"level={values.iloc[i]!r})"
+            for i in bad[:5]
+        ) + ("; ..." if len(bad) > 5 else "")
+        raise InvalidValueError(
+            f"The events['level'] column of {_CALLER}() must hold "
+            f"{', '.join(map(repr, LEVELS))}; {len(bad)} row{'s' if len(bad) > 1 else ''}, "
+            f"first: {shown}. Suggestion: pass the table returned by ia.screen() unchanged."
+        )
+
+
+def _check_target_keys(mapping: Mapping[str, str], events: pd.DataFrame) -> None:
+    """A ``targets`` key names a detector or a harm (registered or in the events)."""
+    registry = list_detectors()
+    known = set(map(str, registry["name"])) | set(map(str, registry["harm"]))
+    known |= set(events["detector"].astype(str)) | set(events["harm"].astype(str))
+    unknown = sorted(key for key in mapping if key not in known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownNameError(
+            f"The 'targets' parameter of {_CALLER}() maps {', '.join(map(repr, unknown))}, which "
+            f"is neither a detector nor a harm.{hint} Suggestion: use detector names or harms "
+            f"as keys, e.g. {{'off_track': 'deterioration'}} (see ia.list_detectors())."
+        )
 
 
 def _check_targets(targets: Any) -> dict[str, str]:
@@ -343,6 +386,8 @@ def evaluate(
     _require(truth, _TRUTH_NEEDS, "truth")
     chosen = _check_levels(levels)
     mapping = _check_targets(targets)
+    _check_event_levels(events)
+    _check_target_keys(mapping, events)
     confidence = check_fraction(confidence, name="confidence", caller=_CALLER)
     population = _population(data, patients, patient)
     last = _last_sessions(data, patient, time) if data is not None else None

@@ -211,6 +211,11 @@ def screen(
     """
     caller = "screen"
     check_dataframe(data, caller=caller)
+    if not isinstance(summary, (bool, np.bool_)):
+        raise ParameterTypeError(
+            f"The 'summary' parameter of {caller}() must be True or False. Got {summary!r} "
+            "instead. Suggestion: pass summary=True to get the per-patient summary too."
+        )
     detector_list = _resolve_detectors(detectors)
     inst = _instruments.get(instrument) if instrument is not None else None
     better = resolve_better(better, inst, caller=caller)

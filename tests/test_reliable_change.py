@@ -226,8 +226,10 @@ def test_data_errors() -> None:
         reliable_change(bad, reliability=0.8)
     with pytest.raises(OutOfRangeError, match="phq9"):
         reliable_change(long([20, 40], [10, 2]), instrument="phq9")
-    with pytest.raises(EmptyDataError, match="both a pre and a post"):
-        reliable_change(long([20, np.nan], [np.nan, 3]), reliability=0.8, sd=5)
+    # no patient with both scores: every patient keeps a row and a reason (issue 10)
+    none_paired = reliable_change(long([20, np.nan], [np.nan, 3]), reliability=0.8, sd=5)
+    assert none_paired["category"].isna().all() and none_paired["reason"].notna().all()
+    assert none_paired.attrs["not_evaluated"] == "no patient has both a pre and a post score"
     with pytest.raises(InvalidValueError, match="SD"):
         reliable_change(long([20], [10]), reliability=0.8)
     grouped = data.assign(arm=["a", "b", "a", "a", "b", "b"])

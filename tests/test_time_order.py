@@ -471,12 +471,6 @@ def test_reliable_change_some_single_keeps_every_patient_with_a_reason():
     assert result.loc[0, "reason"] == "only one observed score"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=exc.EmptyDataError,
-    reason="issue 10: reliable_change raises EmptyDataError when no patient has two scores, "
-    "instead of returning every patient with a reason (core/reliable_change.py)",
-)
 def test_reliable_change_all_single_keeps_every_patient_with_a_reason():
     all_single = pd.DataFrame({"patient": [1, 2], "session": [1, 1], "score": [10.0, 12.0]})
     result = _rc(all_single)

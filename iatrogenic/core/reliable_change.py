@@ -459,11 +459,40 @@ def reliable_change(
             "method such as method='JT'."
         )
     if n_used == 0:
-        raise EmptyDataError(
-            f"No patient in the data passed to {_CALLER}() has both a pre and a post score "
-            f"({n_pat} patients, pre={pre!r}, post={post!r}). Suggestion: check the pre= and "
-            "post= occasions and the score column."
-        )
+        # Every patient keeps its row and reason, as when only some patients lack a pair
+        # (issue 10); what needs data (an SD from the data, HA, a cut-off from the data, the
+        # categories) stays missing, and attrs["not_evaluated"] says why.
+        add_reason(~used, "no pre and post score")
+        use_combined = use_cutoff and not (method is None and rule == "statistical")
+        no_pairs = CATEGORIES_COMBINED if use_combined else CATEGORIES_CHANGE
+        missing = np.ones(n_pat, dtype=bool)
+        columns_empty: dict[str, Any] = {
+            "patient": long.patients.to_numpy(), "pre": pre_scores, "post": post_scores,
+            "change": change, "rci": np.full(n_pat, np.nan),
+            "category": pd.Categorical.from_codes(np.full(n_pat, -1, dtype=np.int8),
+                                                  categories=pd.Index(no_pairs), ordered=True),
+            "reason": pd.Categorical.from_codes(reason_codes, categories=pd.Index(reasons)),
+        }
+        flags = ["improved", "deteriorated", "unchanged"]
+        if use_cutoff:
+            flags += ["clinical_pre", "functional_post", "recovered", "harmed"]
+        for name in flags:
+            columns_empty[name] = _boolean(np.zeros(n_pat, dtype=bool), missing)
+        if group is not None:
+            canonical = {patient: "patient", time: "time", score: "score"}.get(group, group)
+            columns_empty["group"] = _patient_groups(frame[canonical], group, data, long, codes)
+        empty = pd.DataFrame(columns_empty, copy=False)
+        empty.attrs.update({k: _plain(v) for k, v in {
+            "method": method, "rule": rule, "boundary": boundary, "better": direction_name,
+            "direction": direction, "alpha": alpha, "reliability": reliability,
+            "sd": sd_arg, "sd_source": None if sd_arg is None else sd_source,
+            "n_original": n_pat, "n_used": 0, "pre": pre, "post": post, "points": points,
+            "categories": list(no_pairs),
+            "approach": "distribution" if not use_cutoff else (
+                "combined" if use_combined else "statistical"),
+            "not_evaluated": "no patient has both a pre and a post score",
+        }.items()})
+        return empty
 
     # --- sample statistics over the patients used (as clinicalsignificance) ------------------
     pre_used, post_used = pre_scores[used], post_scores[used]

@@ -8,6 +8,8 @@ percentages of events, multiple events, reversals, and the magnitude), both on t
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from typing import Any
 
 import numpy as np
@@ -300,6 +302,17 @@ def describe_sudden_changes(
         digits = check_number(digits, name="digits", caller=caller, low=0, integer=True)
     table = _table_type(events_or_data)
     if table is None:
+        target = sudden_changes if select is None else sudden_changes_by_person
+        known = [n for n in inspect.signature(target).parameters if n not in ("data", "select")]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ParameterTypeError(
+                f"{caller}() got the unknown argument(s) {', '.join(map(repr, unknown))}, passed "
+                f"on to {target.__name__}() with long data.{hint} Suggestion: use only "
+                f"{', '.join(known)}."
+            )
         if select is None:
             frame = sudden_changes(events_or_data, **options)
             table = "events"

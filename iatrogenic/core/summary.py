@@ -15,7 +15,13 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from .._validation import check_number
-from ..exceptions import ColumnNotFoundError, ParameterError, ParameterTypeError
+from ..exceptions import (
+    ColumnNotFoundError,
+    InvalidValueError,
+    ParameterError,
+    ParameterTypeError,
+)
+from .reliable_change import CATEGORIES_CHANGE, CATEGORIES_COMBINED
 
 __all__ = ["change_summary", "ha_group_summary", "wilson_interval"]
 
@@ -44,11 +50,38 @@ def wilson_interval(
 
 def _check_result(result: Any, caller: str) -> pd.DataFrame:
     if not isinstance(result, pd.DataFrame) or "category" not in result.columns:
+        what = "a DataFrame without a 'category' column" if isinstance(
+            result, pd.DataFrame) else type(result).__name__
         raise ParameterTypeError(
             f"The 'result' parameter of {caller}() must be the table returned by "
-            f"ia.reliable_change(). Got {type(result).__name__} instead."
+            f"ia.reliable_change(). Got {what} instead. Suggestion: "
+            f"{caller}(ia.reliable_change(data, ...))."
+        )
+    repeated = list(dict.fromkeys(result.columns[result.columns.duplicated()]))
+    if repeated:
+        raise InvalidValueError(
+            f"The result passed to {caller}() has repeated column names "
+            f"({', '.join(map(repr, repeated))}). Suggestion: pass the table returned by "
+            "ia.reliable_change() unchanged, or drop the repeated columns, e.g. "
+            "result.loc[:, ~result.columns.duplicated()]."
         )
     return result
+
+
+def _check_categories(result: pd.DataFrame, categories: list[Any], caller: str) -> None:
+    """Every non-missing category must be one of the analysis' categories: none is dropped."""
+    values = result["category"]
+    unknown = np.flatnonzero((values.notna() & ~values.isin(categories)).to_numpy())
+    if len(unknown):
+        shown = "; ".join(
+            f"index {result.index[i]!r} (category={values.iloc[i]!r})" for i in unknown[:5]
+        ) + ("; ..." if len(unknown) > 5 else "")
+        raise InvalidValueError(
+            f"Column 'category' of the result passed to {caller}() has values that are not "
+            f"categories of the analysis ({', '.join(map(repr, categories))}); "
+            f"{len(unknown)} row{'s' if len(unknown) > 1 else ''}, first: {shown}. Suggestion: "
+            "pass the table returned by ia.reliable_change() unchanged."
+        )
 
 
 def _group_order(values: pd.Series) -> list[Any]:
@@ -122,9 +155,19 @@ def change_summary(
     if by is not None and by not in result.columns:
         raise ColumnNotFoundError(
             f"Column {by!r} (given as by=) is not in the result passed to {caller}(). "
-            f"Available columns: {', '.join(map(repr, result.columns))}."
+            f"Available columns: {', '.join(map(repr, result.columns))}. Suggestion: pass "
+            "by='<a column of the result>' (e.g. reliable_change(..., group='arm') adds 'group')."
         )
-    categories = list(result.attrs.get("categories") or result["category"].cat.categories)
+    categories = result.attrs.get("categories")
+    if not categories:
+        if isinstance(result["category"].dtype, pd.CategoricalDtype):
+            categories = result["category"].cat.categories
+        else:  # e.g. a result saved to CSV and read back: the categories of its approach
+            present = set(result["category"].dropna())
+            categories = CATEGORIES_CHANGE if present <= set(CATEGORIES_CHANGE) else (
+                CATEGORIES_COMBINED)
+    categories = list(categories)
+    _check_categories(result, categories, caller)
     category = pd.Categorical(result["category"], categories=categories)
     evaluable = ~pd.isna(category)
     codes = np.asarray(category.codes)[evaluable]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -64,9 +65,12 @@ def get_detector(detector: str | Detector, **params: Any) -> Detector:
             f"A detector is given by name (str) or as a Detector instance. Got {detector!r}."
         )
     if detector not in _DETECTORS:
+        close = difflib.get_close_matches(detector, list(_DETECTORS), n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownNameError(
             f"Unknown detector {detector!r}. Valid values are: "
-            f"{', '.join(map(repr, _DETECTORS))}. See ia.list_detectors()."
+            f"{', '.join(map(repr, _DETECTORS))}.{hint} Suggestion: pass one of these names "
+            "(see ia.list_detectors()), or register your own with register_detector."
         )
     return _DETECTORS[detector](**params)
 

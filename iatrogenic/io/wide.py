@@ -264,10 +264,14 @@ def from_wide(
     if not isinstance(data, pd.DataFrame):
         raise ParameterTypeError(
             f"The 'data' parameter of {_CALLER}() must be a pandas DataFrame in wide format (one "
-            f"row per patient, one column per session). Got {type(data).__name__} instead."
+            f"row per patient, one column per session). Got {type(data).__name__} instead. "
+            "Suggestion: pd.DataFrame(...) or pd.read_csv(...)."
         )
     if len(data) == 0:
-        raise EmptyDataError(f"The 'data' table passed to {_CALLER}() has no rows.")
+        raise EmptyDataError(
+            f"The 'data' table passed to {_CALLER}() has no rows. Suggestion: pass a table "
+            "with at least one patient."
+        )
     for name, value in (("patient", patient), ("score", score), ("time", time)):
         if not isinstance(value, str):
             raise ParameterTypeError(
