@@ -521,9 +521,7 @@ KEYWORD_CASES: list[Case] = [
     kw("fit_growth", exc.ParameterError, "method=OLS", lambda d: ia.fit_growth(d, method="OLS")),
     kw("fit_growth", exc.ParameterError, "maxiter=0", lambda d: ia.fit_growth(d, maxiter=0)),
     kw("fit_growth", exc.ColumnNotFoundError, "covariates=absent",
-       lambda d: ia.fit_growth(d, covariates=["age"]), named=r"given as covariates",
-       xfail="iatrogenic/core/growth.py (fit_growth): a missing covariate is reported as "
-       "\"Column 'age' (given as age=)\" and suggests age=..., a keyword that does not exist"),
+       lambda d: ia.fit_growth(d, covariates=["age"]), named=r"given as covariates"),
     kw("fit_growth", exc.ParameterTypeError, "covariates=int",
        lambda d: ia.fit_growth(d, covariates=3)),
     kw("fit_growth", exc.ColumnNotFoundError, "cluster=absent",

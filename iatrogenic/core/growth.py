@@ -26,6 +26,8 @@ from .._validation import (
     LongData,
     check_choice,
     check_column_list,
+    check_columns,
+    check_dataframe,
     check_fraction,
     check_number,
     check_patient_level,
@@ -1690,6 +1692,10 @@ def fit_growth(
                 f"Column {name!r} passed to {_CALLER}() as a covariate or cluster is also the "
                 "patient, time or score column. Suggestion: pass a different column."
             )
+    # covariates are named by their keyword in errors, not by their column
+    for name in cov_list:
+        check_columns(check_dataframe(data, caller=_CALLER), {"covariates": name},
+                      caller=_CALLER)
     extra: dict[str, str | None] = {c: c for c in cov_list}
     if cluster is not None:
         extra["cluster"] = cluster
