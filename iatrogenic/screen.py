@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time as time_module
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, overload
 
@@ -14,12 +15,14 @@ from ._validation import (
     LongData,
     check_columns,
     check_dataframe,
+    describe_rows,
     prepare_long,
     resolve_better,
 )
 from .detectors.base import EVENT_COLUMNS, Detector, ScreenInput, empty_events
+from .detectors.disengagement import attendance_status
 from .detectors.registry import get_detector, registered_names
-from .exceptions import ParameterError, ParameterTypeError
+from .exceptions import DataQualityWarning, ParameterError, ParameterTypeError
 
 __all__ = ["screen", "screen_summary"]
 
@@ -276,6 +279,8 @@ def screen(
         options=options,
     )
 
+    problems = _scores_on_missed_sessions(screen_input, caller)
+
     tables = []
     ran: list[str] = []
     skipped: list[dict[str, str]] = []
@@ -298,9 +303,47 @@ def screen(
     events.attrs["skipped"] = skipped
     events.attrs["detectors"] = ran
     events.attrs["seconds"] = seconds
+    events.attrs["data_problems"] = problems
     if summary:
         return events, screen_summary(events, long.patients)
     return events
+
+
+def _scores_on_missed_sessions(screen_input: ScreenInput, caller: str) -> list[dict[str, Any]]:
+    """Report scores recorded on sessions marked 'dna' or 'cancelled' (warn, keep the rows).
+
+    A score on a missed session is usually a data-entry error (the wrong row, or a score copied
+    forward). The score-based detectors still use it, as given: nothing is dropped silently,
+    and the caller is told which rows to check.
+    """
+    status = attendance_status(screen_input)
+    if status is None:
+        return []
+    frame = screen_input.long.frame
+    missed = np.isin(status, ["dna", "cancelled"]) & frame["score"].notna().to_numpy()
+    if not missed.any():
+        return []
+    rows = np.flatnonzero(missed)
+    column = screen_input.columns["attendance"]
+    names = screen_input.long.columns
+    shown = pd.DataFrame(
+        {
+            str(names.get("patient", "patient")): frame["patient"].to_numpy(),
+            str(names.get("time", "time")): frame["time"].to_numpy(),
+            str(column): status,
+            str(names.get("score", "score")): frame["score"].to_numpy(),
+        },
+        index=frame.index,
+    )
+    message = (
+        f"{len(rows)} row(s) passed to {caller}() have a score although column {column!r} "
+        f"(given as attendance=) marks the session 'dna' or 'cancelled'; "
+        f"{describe_rows(shown, rows, list(shown.columns))}. The scores are used as given. "
+        "Suggestion: check these rows; if the patient did attend, correct the attendance, "
+        "otherwise remove the score."
+    )
+    warnings.warn(message, DataQualityWarning, stacklevel=3)
+    return [{"problem": "score on a missed session", "rows": len(rows), "message": message}]
 
 
 def screen_summary(events: pd.DataFrame, patients: Iterable[Any] | None = None) -> pd.DataFrame:

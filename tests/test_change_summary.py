@@ -91,3 +91,11 @@ def test_summary_errors() -> None:
         change_summary(result, confidence=1.5)
     with pytest.raises(ParameterError, match="method='HA'"):
         ha_group_summary(result)
+
+
+def test_wilson_bounds_are_exact_at_zero_and_all():
+    # count 0 and count = total: the Wilson bounds are exactly 0 and 1 (rounding gave -6.9e-18)
+    low, high = wilson_interval([0, 40, 5, 0], [40, 40, 40, 0])
+    assert low[0] == 0.0 and high[1] == 1.0
+    assert 0 < low[2] < high[2] < 1
+    assert np.isnan(low[3]) and np.isnan(high[3])

@@ -205,3 +205,22 @@ def test_track_checks_the_instrument_range():
     data = _course({"a": [15, 40]})
     with pytest.raises(exc.OutOfRangeError, match="instrument 'phq9'"):
         ia.load_reference_model().track(data, score="score")
+
+
+def test_a_score_on_a_missed_session_is_reported_not_dropped():
+    data = pd.DataFrame({
+        "pid": [1] * 5 + [2] * 5,
+        "visit": list(range(1, 6)) * 2,
+        "phq9": [20, 18, 17, 15, 14, 12, 13, 14, 15, 16],
+        "att": ["attended", "attended", "dna", "attended", "cancelled"] * 2,
+    })
+    before = data.copy()
+    with pytest.warns(exc.DataQualityWarning, match=r"4 row\(s\).*column 'att' \(given as "
+                      r"attendance=\).*pid=1, visit=3, att='dna', phq9=17.*Suggestion"):
+        events = ia.screen(data, patient="pid", time="visit", score="phq9", instrument="phq9",
+                           attendance="att")
+    assert events.attrs["data_problems"][0]["rows"] == 4
+    pd.testing.assert_frame_equal(data, before)
+    clean = data.assign(att="attended")
+    assert ia.screen(clean, patient="pid", time="visit", score="phq9", instrument="phq9",
+                     attendance="att").attrs["data_problems"] == []

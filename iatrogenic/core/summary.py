@@ -45,7 +45,11 @@ def wilson_interval(
         denominator = 1.0 + z**2 / total
         centre = (p + z**2 / (2.0 * total)) / denominator
         half = z / denominator * np.sqrt(p * (1.0 - p) / total + z**2 / (4.0 * total**2))
-    return centre - half, centre + half
+    # the bounds are exactly 0 at count 0 and 1 at count = total (rounding gives -7e-18)
+    low = np.where(count == 0, 0.0, centre - half)
+    high = np.where(count == total, 1.0, centre + half)
+    missing = ~(total > 0)
+    return np.where(missing, np.nan, low), np.where(missing, np.nan, high)
 
 
 def _check_result(result: Any, caller: str) -> pd.DataFrame:
