@@ -413,9 +413,7 @@ KEYWORD_CASES: list[Case] = [
     kw("reliable_change", exc.UnknownNameError, "instrument=phq99",
        lambda d: RC(d, instrument="phq99")),
     kw("reliable_change", exc.ParameterTypeError, "instrument=int",
-       lambda d: RC(d, instrument=9),
-       xfail="iatrogenic/instruments/registry.py (get): 'An instrument is given by name (str) "
-       "or as an Instrument. Got 9.' names no parameter and gives no suggestion"),
+       lambda d: RC(d, instrument=9)),
     kw("reliable_change", exc.ParameterError, "better=down",
        lambda d: RC(d, instrument="phq9", better="down")),
     kw("reliable_change", exc.ParameterError, "cutoff=text",
@@ -751,10 +749,7 @@ TABLE_CASES: list[Case] = [
          exc.EmptyDataError, ("no rows",)),
     Case("funnel-numeric_text", lambda: funnel_table(events=["1", "2", "3"]),
          lambda t: ia.funnel(t, numerator="events", denominator="n", group="unit"),
-         exc.ColumnTypeError, (r"'events' \(given as numerator=\)",),
-         xfail="iatrogenic/providers/funnel.py: numbers stored as text in the numerator are "
-         "converted silently, whereas every other DataFrame function refuses them (issue 10: "
-         "accepted or refused alike)"),
+         exc.ColumnTypeError, (r"'events' \(given as numerator=\)",)),
 ]
 
 

@@ -284,7 +284,9 @@ def get(name: str | Instrument) -> Instrument:
         return name
     if not isinstance(name, str):
         raise ParameterTypeError(
-            f"An instrument is given by name (str) or as an Instrument. Got {name!r}."
+            f"The 'instrument' parameter must be an instrument's name (str) or an Instrument. "
+            f"Got {name!r} of type {type(name).__name__}. Suggestion: pass instrument='phq9' "
+            "(ia.instruments.list() shows the names)."
         )
     key = _key(name)
     if key in _REGISTRY:

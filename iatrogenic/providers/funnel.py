@@ -23,6 +23,7 @@ from scipy.special import gammaincinv
 from scipy.stats import rankdata
 
 from .._validation import (
+    _numeric_scores,
     check_choice,
     check_columns,
     check_dataframe,
@@ -30,7 +31,6 @@ from .._validation import (
     describe_rows,
 )
 from ..exceptions import (
-    ColumnTypeError,
     EmptyDataError,
     InvalidValueError,
     ParameterError,
@@ -210,17 +210,11 @@ def _limits(
 
 def _numeric_column(frame: pd.DataFrame, column: str, keyword: str, group: str) -> np.ndarray:
     values = frame[column]
-    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-        converted = pd.to_numeric(values, errors="coerce")
-        bad = np.flatnonzero(converted.isna().to_numpy() & values.notna().to_numpy())
-        if len(bad):
-            raise ColumnTypeError(
-                f"Column {column!r} (given as {keyword}=) of {_CALLER}() must hold numbers. "
-                f"Non-numeric values in {describe_rows(frame, bad, [group, column])}. "
-                "Suggestion: convert it with pd.to_numeric(...) and fix or drop those rows."
-            )
-        values = converted
-    array = np.asarray(values, dtype=float)
+    if pd.api.types.is_bool_dtype(values):  # record-level outcomes (True = an event)
+        array = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        # numbers stored as text are refused, as by every other DataFrame function
+        array = _numeric_scores(frame, column, keyword, _CALLER)
     missing = np.flatnonzero(np.isnan(array))
     if len(missing):
         raise InvalidValueError(
