@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 from . import datasets, detectors, exceptions, instruments
+from .classes import TrajectoryClassModel, fit_trajectory_classes
 from .core.expected_response import (
     ExpectedResponseModel,
     fit_expected_response,
@@ -37,7 +38,16 @@ from .evaluation import evaluate
 from .io import from_wide
 from .monitor import Monitor
 from .plotting import plot_change, plot_course, plot_expected
-from .providers import funnel, funnel_limits, plot_funnel
+from .providers import (
+    ProviderCusum,
+    funnel,
+    funnel_limits,
+    patient_outcomes,
+    plot_funnel,
+    provider_cusum,
+    suppress_counts,
+    therapist_outcomes,
+)
 from .screen import screen, screen_summary
 
 __version__ = "0.1.0"
@@ -46,6 +56,8 @@ __all__ = [
     "ExpectedResponseModel",
     "GrowthModel",
     "Monitor",
+    "ProviderCusum",
+    "TrajectoryClassModel",
     "__version__",
     "anchor_change",
     "anchor_group_change",
@@ -58,6 +70,7 @@ __all__ = [
     "exceptions",
     "fit_expected_response",
     "fit_growth",
+    "fit_trajectory_classes",
     "from_wide",
     "funnel",
     "funnel_limits",
@@ -66,11 +79,13 @@ __all__ = [
     "instruments",
     "list_detectors",
     "load_reference_model",
+    "patient_outcomes",
     "percentage_change",
     "plot_change",
     "plot_course",
     "plot_expected",
     "plot_funnel",
+    "provider_cusum",
     "reliable_change",
     "screen",
     "screen_summary",
@@ -79,6 +94,8 @@ __all__ = [
     "sudden_change_intervals",
     "sudden_changes",
     "sudden_changes_by_person",
+    "suppress_counts",
     "talking_therapies_outcomes",
     "talking_therapies_summary",
+    "therapist_outcomes",
 ]

@@ -1,13 +1,37 @@
-"""Provider (therapist, service) analytics: funnel plots of outcome rates.
+"""Provider (therapist, service) analytics: funnels, case-mix-adjusted outcomes, CUSUM charts.
 
 :func:`funnel` computes FunnelPlotR-compatible funnel statistics, :func:`funnel_limits` the
 smooth limit curves and :func:`plot_funnel` draws them (matplotlib, an optional extra, is
-imported only when a plot is drawn).
+imported only when a plot is drawn). :func:`therapist_outcomes` compares each therapist's
+observed outcomes with those expected from the case mix (:func:`fit_casemix`), on a funnel and
+with empirical-Bayes shrinkage; :func:`provider_cusum` is its sequential counterpart, the
+risk-adjusted Bernoulli CUSUM of Steiner et al. (2000).
 """
 
 from __future__ import annotations
 
+from .casemix import CasemixModel, fit_casemix
+from .cusum import ProviderCusum, cusum_arl, cusum_limit, cusum_path, cusum_weights, provider_cusum
 from .funnel import DATA_TYPES, SR_METHODS, funnel, funnel_limits
 from .plot import plot_funnel
+from .therapists import OUTCOMES, patient_outcomes, suppress_counts, therapist_outcomes
 
-__all__ = ["DATA_TYPES", "SR_METHODS", "funnel", "funnel_limits", "plot_funnel"]
+__all__ = [
+    "DATA_TYPES",
+    "OUTCOMES",
+    "SR_METHODS",
+    "CasemixModel",
+    "ProviderCusum",
+    "cusum_arl",
+    "cusum_limit",
+    "cusum_path",
+    "cusum_weights",
+    "fit_casemix",
+    "funnel",
+    "funnel_limits",
+    "patient_outcomes",
+    "plot_funnel",
+    "provider_cusum",
+    "suppress_counts",
+    "therapist_outcomes",
+]
