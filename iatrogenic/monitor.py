@@ -563,7 +563,9 @@ class Monitor:
             if sessions and session <= sessions[-1]:
                 raise ParameterError(
                     f"{caller}() got session {session!r} for patient {patient!r}, whose last "
-                    f"session is {sessions[-1]!r}: sessions must arrive in increasing order."
+                    f"session is {sessions[-1]!r}: sessions must arrive in increasing order. "
+                    "Suggestion: send each session once, in order; to correct a score already "
+                    "sent, rebuild the monitor from the corrected history."
                 )
         y = _score(score)
         inst = self.instrument
@@ -571,7 +573,8 @@ class Monitor:
             raise OutOfRangeError(
                 f"{caller}() got score {score!r} for patient {patient!r} at session "
                 f"{session!r}, outside the range of instrument {inst.name!r}, "
-                f"[{inst.low:g}, {inst.high:g}]."
+                f"[{inst.low:g}, {inst.high:g}]. Suggestion: check the score (a total of another "
+                "instrument, or a typing error); nothing was recorded."
             )
         values = self._check_values(columns, state, patient, session) if columns else columns
         # Everything is valid: record the session, run the detectors, and undo the whole
