@@ -302,7 +302,10 @@ def _check_path(path: Path) -> None:
     if path.is_dir():
         raise _fail(f"{path} is a directory, not a file: pass a CSV, .xlsx or .parquet file.")
     if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+        raise FileNotFoundError(
+            f"no such file: {path}. Suggestion: check the path, or pass the export's full path "
+            "(iatrogenic screen --example runs on the bundled example)."
+        )
     if not path.is_file():
         raise _fail(f"{path} is not a regular file: pass a CSV, .xlsx or .parquet file.")
     if path.stat().st_size == 0:
@@ -396,7 +399,9 @@ def _read_csv_text(text: str, path: Path, separator: str) -> pd.DataFrame:
     body, body_lines = rows[1:], lines[1:]
     if not body:
         raise EmptyDataError(
-            f"{path} has a header ({', '.join(map(repr, header[:8]))}) but no rows."
+            f"{path} has a header ({', '.join(map(repr, header[:8]))}) but no rows. "
+            "Suggestion: pass the export with its data rows (was it saved before the rows were "
+            "filled in?)."
         )
     width = len(header)
     long_rows = [i for i, row in enumerate(body) if len(row) > width]
@@ -1228,7 +1233,9 @@ def _remember_rows(data: pd.DataFrame, patient: str, time: str) -> None:
         return
     ids, times = data[patient].to_numpy(), data[time].to_numpy()
     for label, p, t in zip(data.index, ids, times, strict=True):
-        _ROWS[(repr(_plain(p)), repr(_plain(t)))] = label
+        key = (repr(_plain(p)), repr(_plain(t)))
+        # a repeated (patient, session) names no single line: the message's own index then does
+        _ROWS[key] = None if key in _ROWS else label
 
 
 def _row_ref(match: re.Match[str]) -> str:

@@ -927,16 +927,12 @@ CLI_CASES: list[CliCase] = [
             "h.csv", [], ("'score'", "twice")),
     CliCase("wide_pattern_no_match", {"ok.csv": CSV.encode()}, "ok.csv",
             ["--wide", r"phq(\d+)"], ("phq", "Available columns")),
-    CliCase("missing_file", {}, "nope.csv", [], ("nope.csv", "no such file", "pass"),
-            xfail="iatrogenic/cli.py: 'no such file' says nothing about what to pass"),
+    CliCase("missing_file", {}, "nope.csv", [], ("nope.csv", "no such file", "pass")),
     CliCase("header_only", {"h.csv": b"patient,session,score\n"}, "h.csv", [],
-            ("h.csv", "no rows", "pass"),
-            xfail="iatrogenic/cli.py: a header without rows gets no suggestion"),
+            ("h.csv", "no rows", "pass")),
     CliCase("repeated_rows_lines",
             {"r.csv": b"patient,session,score\n1,1,10\n1,1,12\n2,1,9\n2,2,20\n"}, "r.csv", [],
-            ("more than once", "line 2 ", "line 3 "), rows=True,
-            xfail="iatrogenic/cli.py: _translate maps rows to lines by (patient, session), so "
-            "two repeated rows are both shown as 'line 3'"),
+            ("more than once", "line 2 ", "line 3 "), rows=True),
 ]
 
 
