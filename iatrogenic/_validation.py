@@ -274,10 +274,17 @@ def check_pair(value: Any, *, name: str, caller: str) -> tuple[float, float] | N
 def check_dataframe(data: Any, *, caller: str, name: str = "data") -> pd.DataFrame:
     """Check that ``data`` is a non-empty DataFrame."""
     if not isinstance(data, pd.DataFrame):
+        library = type(data).__module__.split(".")[0]
+        kind = type(data).__name__
+        if library not in ("builtins", "pandas", "numpy"):
+            kind = f"{library}.{kind}"
+        # polars, pyarrow and other frame libraries convert themselves; say how
+        convert = "data.to_pandas()" if hasattr(data, "to_pandas") else (
+            "pd.DataFrame(...) or pd.read_csv(...)"
+        )
         raise ParameterTypeError(
             f"The {name!r} parameter of {caller}() must be a pandas DataFrame in long format "
-            f"(one row per patient and occasion). Got {type(data).__name__} instead. "
-            "Suggestion: pd.DataFrame(...) or pd.read_csv(...)."
+            f"(one row per patient and occasion). Got {kind} instead. Suggestion: {convert}."
         )
     if len(data) == 0:
         raise EmptyDataError(
