@@ -14,7 +14,7 @@ Examples
 from __future__ import annotations
 
 from . import datasets, detectors, exceptions, instruments
-from .classes import TrajectoryClassModel, fit_trajectory_classes
+from .classes import TrajectoryClassModel, fit_trajectory_classes, plot_trajectory_classes
 from .core.expected_response import (
     ExpectedResponseModel,
     fit_expected_response,
@@ -85,6 +85,7 @@ __all__ = [
     "plot_course",
     "plot_expected",
     "plot_funnel",
+    "plot_trajectory_classes",
     "provider_cusum",
     "reliable_change",
     "screen",

@@ -1,0 +1,16 @@
+"""Trajectory classes: latent-class growth analysis of patients' courses.
+
+See :func:`fit_trajectory_classes` and ``docs/trajectory-classes.md``.
+"""
+
+from __future__ import annotations
+
+from .lcga import VARIANCES, TrajectoryClassModel, fit_trajectory_classes
+from .plot import plot_trajectory_classes
+
+__all__ = [
+    "VARIANCES",
+    "TrajectoryClassModel",
+    "fit_trajectory_classes",
+    "plot_trajectory_classes",
+]
