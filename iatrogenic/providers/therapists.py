@@ -298,7 +298,12 @@ def _prepare_patients(
         fill = (why != None) & (reason == None)  # noqa: E711
         reason[fill] = why[fill]
         if outcome == "dropout_after_deterioration":
-            assert ending is not None
+            if ending is None:
+                raise ParameterError(
+                    f"outcome='dropout_after_deterioration' in {caller}() needs the 'ending' "
+                    "parameter: the column saying how each course ended. Suggestion: "
+                    "ending='<your column>'."
+                )
             ends_value = _last_value(frame[ending], codes, n)
             no_end = pd.isna(ends_value)
             dropped = np.isin(ends_value.astype(object), list(dropout))
@@ -442,7 +447,7 @@ def _library_outcome(
             data, detectors=[str(detector)], patient=patient, time=time, score=score,
             instrument=instrument, better=better, **options,
         )
-        assert isinstance(events, pd.DataFrame)
+        events = cast(pd.DataFrame, events)  # summary=False: the event table only
         alarmed = pd.Index(events.loc[events["level"] == "alarm", "patient"].unique())
         y = np.asarray(patients.isin(alarmed), dtype=float)
         return y, np.full(n, None, dtype=object)
