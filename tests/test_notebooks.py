@@ -3,7 +3,10 @@ the repository are stored executed, with their outputs.
 
 The replication notebooks (``02-clinicalsignificance-replication``, ``03-suddengains-replication``)
 compare every table with the stored R references in ``tests/refs/`` and end with assertions, so
-a replication that breaks fails here.
+a replication that breaks fails here. The evaluation notebooks end with assertions too:
+``04-growth-and-expected-response`` (sleepstudy against lme4, band calibration on held-out
+patients, the deteriorating trajectory class) and ``05-harm-screen-evaluation`` (each detector's
+sensitivity, PPV and lead time on a simulated cohort, the therapist funnel).
 """
 
 from __future__ import annotations
@@ -20,8 +23,16 @@ EXPECTED = {
     "01-quickstart.ipynb",
     "02-clinicalsignificance-replication.ipynb",
     "03-suddengains-replication.ipynb",
+    "04-growth-and-expected-response.ipynb",
+    "05-harm-screen-evaluation.ipynb",
 }
 REPLICATIONS = {"02-clinicalsignificance-replication.ipynb", "03-suddengains-replication.ipynb"}
+# notebook -> a line its last cell must hold (the checks that make the test fail when results
+# break), and the number of figures it stores
+CHECKED = {
+    "04-growth-and-expected-response.ipynb": ("assert max_vc_diff < 1e-4", 3),
+    "05-harm-screen-evaluation.ipynb": ('assert by.loc["off_track", "sensitivity_low"] > 0.85', 3),
+}
 
 
 def test_expected_notebooks_present():
@@ -67,3 +78,7 @@ def test_notebook_stored_with_outputs(path):
         assert any("image/png" in o.get("data", {}) for o in outputs)
         assert sum("text/html" in o.get("data", {}) for o in outputs) >= 5
         assert "assert max_diff < 1e-8" in code[-1].source
+    if path.name in CHECKED:
+        line, n_figures = CHECKED[path.name]
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= n_figures
+        assert line in code[-1].source
