@@ -408,8 +408,9 @@ def plot_expected(
 ) -> Axes:
     """Plot one patient's course on its expected curve, with both bands and coloured signals.
 
-    The expected course from the patient's intake (a line), the warning band (darker shading)
-    and the alarm band (lighter shading) are drawn from intake to the patient's last session;
+    The expected course from the patient's intake (a line that starts at the intake score, as
+    :meth:`ExpectedResponseModel.track` does), the warning band (darker shading) and the alarm
+    band (lighter shading), from the first session after intake to the patient's last session;
     the scores are joined by a grey line and each session's marker has the colour of its
     signal (see :data:`SIGNAL_COLORS`).
 
@@ -477,7 +478,11 @@ def plot_expected(
         intake = float(rows["intake"].dropna().iloc[0])
         start = float(rows.loc[rows["time_since_intake"] == 0, "session"].iloc[0])
         end = float(rows["session"].max())
-        grid = np.linspace(0.0, max(end - start, 1.0), 100)
+        # as track(): at intake the expected score is the intake itself, with no band; the
+        # curve and its bands start at the first session after intake
+        since = rows["time_since_intake"].to_numpy(dtype=float)
+        first = float(np.nanmin(since[since > 0])) if np.any(since > 0) else 1.0
+        grid = np.linspace(first, max(end - start, first), 100)
         covariates = {
             c: float(data.loc[data[patient_col] == patient_id, c].dropna().iloc[0])
             for c in model.covariates_
@@ -490,7 +495,8 @@ def plot_expected(
                         label=f"{level * 100:g}% band")
         ax.fill_between(x, course["warning_lower"], course["warning_upper"], color="#4c72b0",
                         alpha=0.25, lw=0, label=f"{warning_level * 100:g}% band")
-        ax.plot(x, course["expected"], color="#4c72b0", lw=1.5, label="expected")
+        ax.plot(np.r_[start, x], np.r_[intake, course["expected"]], color="#4c72b0", lw=1.5,
+                label="expected")
     scored = rows[rows["score"].notna()]
     ax.plot(scored["session"], scored["score"], color="#404040", lw=1.0, zorder=2)
     colors = [SIGNAL_COLORS.get(str(s), "#969696") for s in scored["signal"]]

@@ -274,6 +274,15 @@ def test_draws_course_bands_and_signal_colours():
     expected = ["green", "green", "yellow", "red", "red", "green"]
     assert colours == [SIGNAL_COLORS[s] for s in expected]
     assert ax.get_title() == "Patient 1"
+    # as track(): the expected course starts at the intake score; the bands after intake
+    line = next(line for line in ax.get_lines() if line.get_label() == "expected")
+    x, y = line.get_data()
+    assert x[0] == 1 and y[0] == 16
+    track = load_reference_model().track(_EXPECTED_DATA, score="phq9")
+    later = track[track["session"] == 2]
+    assert np.interp(2, x, y) == pytest.approx(float(later["expected"].iloc[0]), rel=1e-6)
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 0].min() > 1
     plt.close("all")
 
 
