@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -86,7 +86,10 @@ _COMMA_NUMBER = re.compile(r"^[+-]?\d*,\d+$")
 
 SCREEN_DESCRIPTION = """\
 Screen a long-format file (one row per patient and session) for harm; write events.csv,
-patients.csv, reliable_change.csv and report.txt to --out.
+patients.csv, reliable_change.csv and report.txt to --out. With --therapist COLUMN, also
+therapists.csv (reliable deterioration per therapist against its case mix, counts below 5
+suppressed) and provider_events.csv (funnel outliers and risk-adjusted CUSUM signals per
+therapist).
 
 Input: CSV (encoding detected: UTF-8 with or without BOM, else Windows-1252/Latin-1; separator
 ',', ';' or tab; decimal commas detected with ';'), Excel .xlsx (pip install 'iatrogenic[excel]')
@@ -159,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
             "attendance": "attendance status, codes mapped by --attended/--missed/--cancelled "
             "(default: none)",
             "date": "session dates (default: the --time column when it holds dates, else none)",
-            "therapist": "the therapist id (default: none)",
+            "therapist": "the therapist id; also writes therapists.csv and "
+            "provider_events.csv (default: none)",
             "age": "age in years (default: none)",
             "ending": "how a course ended, 'planned' or 'unplanned' on its last row "
             "(default: none)",
@@ -1036,12 +1040,88 @@ def _change_section(change: pd.DataFrame | str) -> list[str]:
     return lines
 
 
+#: Counts from 1 to SUPPRESS - 1 are blanked in therapists.csv (see ia.suppress_counts).
+SUPPRESS = 5
+
+
+@dataclass
+class Providers:
+    """The therapist outputs of ``--therapist`` (or why they could not be computed)."""
+
+    column: str
+    table: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    problem: str | None = None
+
+
+def _providers(
+    data: pd.DataFrame, column: str, common: dict[str, Any], args: argparse.Namespace,
+    order: str | None,
+) -> Providers:
+    """``ia.therapist_outcomes`` (suppressed) and ``ia.screen_providers`` for the report."""
+    from .providers.screen import screen_providers
+    from .providers.therapists import suppress_counts
+
+    options: dict[str, Any] = {"therapist": column, **common}
+    if args.reliability is not None:
+        options["reliability"] = args.reliability
+    if args.sd is not None:
+        options["sd"] = args.sd
+    try:
+        result = screen_providers(data, order=order, summary=True, **options)
+        events, table = cast("tuple[pd.DataFrame, pd.DataFrame]", result)
+    except IatrogenicError as error:  # the patient screen ran; say why this part could not
+        return Providers(column, problem=_translate(" ".join(str(error).split())))
+    extra = ["worst_level", "n_alarms", "n_warnings", "cusum_signals"]
+    published = suppress_counts(table.drop(columns=extra), threshold=SUPPRESS)
+    published.attrs.update(table.attrs)
+    return Providers(column, table=published, events=events)
+
+
+def _provider_section(providers: Providers) -> list[str]:
+    """The therapist part of the report: numbers of therapists, outliers and CUSUM signals."""
+    lines = ["", f"Therapists (--therapist {providers.column}), reliable deterioration against "
+             "case mix (intake severity):"]
+    if providers.table is None or providers.events is None:
+        return [*lines, f"  not computed ({providers.problem})"]
+    table, events = providers.table, providers.events
+    on_funnel = int(table["reason"].isna().sum())
+    lines.append(
+        f"  {len(table)} therapists, {on_funnel} on the funnel (at least "
+        f"{table.attrs.get('min_patients')} scored patients)"
+    )
+    outlier = table["outlier"].value_counts()
+    funnel = events[events["detector"] == "provider_funnel"]
+    warnings = int((funnel["level"] == "warning").sum())
+    lines.append(
+        f"  funnel outliers at 99.8%: {int(outlier.get('high', 0))} high, "
+        f"{int(outlier.get('low', 0))} low; above the 95% limit only: {warnings}"
+    )
+    cusum = events[events["detector"] == "provider_cusum"]
+    arl = events.attrs.get("arl")
+    tuned = f", in-control ARL {arl:g} patients" if arl is not None else ""
+    lines.append(
+        f"  CUSUM signals: {len(cusum)} ({cusum['therapist'].nunique()} therapists; odds ratio "
+        f"{events.attrs.get('odds_ratio'):g} against 1, h = {events.attrs.get('cusum_limit'):.2f}"
+        f"{tuned})"
+    )
+    alarmed = pd.unique(events.loc[events["level"] == "alarm", "therapist"])
+    if len(alarmed):
+        lines.append("  therapists with alarms: " + ", ".join(str(t) for t in alarmed))
+    lines.append(
+        f"  therapists.csv: counts from 1 to {SUPPRESS - 1} suppressed "
+        f"({int(table['suppressed'].sum())} therapists); events in provider_events.csv"
+    )
+    return lines
+
+
 def _report(
     data: pd.DataFrame,
     change: pd.DataFrame | str,
     events: pd.DataFrame,
     patients: pd.DataFrame,
     source: Source,
+    providers: Providers | None = None,
 ) -> str:
     lines = [f"iatrogenic {__version__} screen of {source.describe()}"]
     if source.kind == "csv":
@@ -1087,6 +1167,8 @@ def _report(
             f"  {patient!s:<12}{n_alarms!s:>7}  {_session_text(first):>11}  {harms}"
             for patient, n_alarms, first, harms in shown[columns].itertuples(index=False)
         )
+    if providers is not None:
+        lines.extend(_provider_section(providers))
     skipped = events.attrs.get("skipped", [])
     if skipped:
         lines.append("")
@@ -1156,7 +1238,13 @@ def _screen(args: argparse.Namespace) -> int:
     except IatrogenicError as error:  # the screen ran; say why this section could not
         change = _translate(" ".join(str(error).split()))
 
-    report = _report(data, change, events, patients, prepared.source)
+    providers = None
+    if args.therapist is not None:
+        date = options.get("date")
+        dated = date is not None and pd.api.types.is_datetime64_any_dtype(data[date].dtype)
+        providers = _providers(data, args.therapist, common, args, date if dated else None)
+
+    report = _report(data, change, events, patients, prepared.source, providers)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     events = events.assign(session=_session_column(events["session"]))
@@ -1169,6 +1257,11 @@ def _screen(args: argparse.Namespace) -> int:
     outputs = {"events.csv": events, "patients.csv": patients}
     if isinstance(change, pd.DataFrame):
         outputs["reliable_change.csv"] = change
+    if providers is not None and providers.table is not None and providers.events is not None:
+        outputs["therapists.csv"] = providers.table
+        outputs["provider_events.csv"] = providers.events.assign(
+            session=_session_column(providers.events["session"])
+        )
     for name, table in outputs.items():
         table.to_csv(out / name, index=False)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
@@ -1206,12 +1299,20 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], Any]] = [
         re.compile(rf"\bpass ({_KEYWORD})= or ({_KEYWORD})="),
         lambda m: f"pass {FLAGS[m[1]]} or {FLAGS[m[2]]}",
     ),
+    # "reliability=<r>" -> "--reliability <r>"; "reliability=0.85" -> "--reliability 0.85"
+    (re.compile(rf"\b({_KEYWORD})=(<[^>]*>|\d+(?:\.\d+)?)"), lambda m: f"{FLAGS[m[1]]} {m[2]}"),
     (re.compile(rf"\b({_KEYWORD})=(?=[\s,;)])"), lambda m: FLAGS[m[1]]),
     (
         re.compile(rf"The '({_KEYWORD})' parameter of \w+(?:\.\w+)?\(\)"),
         lambda m: f"The value of {FLAGS[m[1]]}",
     ),
-    (re.compile(r" passed to (?:screen|reliable_change)\(\)"), lambda m: ""),
+    (
+        re.compile(
+            r" passed to (?:screen|reliable_change|therapist_outcomes|provider_cusum|"
+            r"screen_providers)\(\)"
+        ),
+        lambda m: "",
+    ),
     (re.compile(r"\bindex (-?\d+) \((patient=(.+?), session=(.+?)[,)])?"), lambda m: _row_ref(m)),
     (re.compile(r"Timestamp\('(\d{4}-\d{2}-\d{2}) 00:00:00'\)"), lambda m: m[1]),
     (re.compile(r"Timestamp\('([^']*)'\)"), lambda m: m[1]),

@@ -13,7 +13,8 @@ from __future__ import annotations
 from .casemix import CasemixModel, fit_casemix
 from .cusum import ProviderCusum, cusum_arl, cusum_limit, cusum_path, cusum_weights, provider_cusum
 from .funnel import DATA_TYPES, SR_METHODS, funnel, funnel_limits
-from .plot import plot_funnel
+from .plot import plot_cusum, plot_funnel
+from .screen import screen_providers
 from .therapists import OUTCOMES, patient_outcomes, suppress_counts, therapist_outcomes
 
 __all__ = [
@@ -30,8 +31,10 @@ __all__ = [
     "funnel",
     "funnel_limits",
     "patient_outcomes",
+    "plot_cusum",
     "plot_funnel",
     "provider_cusum",
+    "screen_providers",
     "suppress_counts",
     "therapist_outcomes",
 ]

@@ -1,6 +1,6 @@
 """Funnel plot drawing (optional extra: ``pip install 'iatrogenic[plot]'``).
 
-matplotlib is imported inside :func:`plot_funnel`, never at module level.
+matplotlib is imported inside :func:`plot_funnel` and :func:`plot_cusum`, never at module level.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..exceptions import ParameterTypeError, UnknownNameError
 from ..plotting import _axes
+from .cusum import ProviderCusum
 from .funnel import funnel_limits
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["FUNNEL_COLORS", "plot_funnel"]
+__all__ = ["FUNNEL_COLORS", "plot_cusum", "plot_funnel"]
 
 #: Colours of the limit pairs and points (FunnelPlotR's defaults avoid red and green, so that
 #: colour does not pass a judgement of good or bad).
@@ -147,4 +149,119 @@ def plot_funnel(
             max(1.3 * target, 1.1 * float(finite.max())),
         )
     axes.legend(loc="best", fontsize=8)
+    return axes
+
+
+def plot_cusum(
+    result: ProviderCusum,
+    therapists: Any = None,
+    ax: Axes | None = None,
+    *,
+    title: str | None = None,
+) -> Axes:
+    """Draw each therapist's risk-adjusted CUSUM path against its patients, with the limit h.
+
+    Parameters
+    ----------
+    result : ProviderCusum
+        The output of :func:`iatrogenic.provider_cusum`.
+    therapists : therapist id or list of ids, optional
+        The therapists drawn; by default those with a signal, or every therapist when none
+        signalled.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new 8 x 4.5 inch figure.
+    title : str, optional
+        Title; by default gives the odds ratio tested and ``h``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on. Artists carry ids (``get_gid()``): ``"cusum:<therapist>"`` for each
+        path (x: the patient's position ``n`` within the therapist; y: ``S_t``), ``"limit"`` for
+        the horizontal line at ``h`` and ``"signals"`` for the markers of the signals.
+
+    Raises
+    ------
+    iatrogenic.exceptions.ParameterTypeError
+        ``result`` is not a :class:`~iatrogenic.providers.cusum.ProviderCusum`.
+    iatrogenic.exceptions.UnknownNameError
+        A therapist of ``therapists`` has no row in the path.
+
+    See Also
+    --------
+    iatrogenic.provider_cusum, iatrogenic.plot_funnel
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import iatrogenic as ia
+    >>> rng = np.random.default_rng(0)
+    >>> tab = pd.DataFrame({"patient": range(400), "therapist": np.repeat(["a", "b"], 200),
+    ...                     "intake": rng.normal(15, 5, 400)})
+    >>> tab["harm"] = rng.random(400) < np.where(tab["therapist"] == "b", 0.35, 0.12)
+    >>> result = ia.provider_cusum(tab, therapist="therapist", outcome="harm",
+    ...                            severity="intake", limit=3.0)
+    >>> ax = ia.plot_cusum(result, therapists=["a", "b"])
+    >>> sorted(line.get_gid() for line in ax.get_lines())
+    ['cusum:a', 'cusum:b', 'limit']
+    """
+    if not isinstance(result, ProviderCusum):
+        raise ParameterTypeError(
+            "The 'result' parameter of plot_cusum() must be the output of ia.provider_cusum(). "
+            f"Got {type(result).__name__} instead. Suggestion: result = "
+            "ia.provider_cusum(data, therapist=...); ia.plot_cusum(result)."
+        )
+    path = result.path
+    known = pd.unique(path["therapist"].dropna())
+    if therapists is None:
+        signalled = pd.unique(path.loc[path["signal"], "therapist"])
+        chosen = list(signalled) if len(signalled) else list(known)
+    else:
+        chosen = [therapists] if isinstance(therapists, (str, int, np.integer)) else list(
+            therapists
+        )
+        missing = [t for t in chosen if t not in set(known)]
+        if missing:
+            raise UnknownNameError(
+                f"The 'therapists' parameter of plot_cusum() names therapists without patients "
+                f"in the result: {missing[:5]!r} ({len(missing)} in all). Valid values are the "
+                f"therapists of result.path, e.g. {list(known[:5])!r}. Suggestion: check the ids."
+            )
+    axes = _axes(ax, figsize=(8.0, 4.5), caller="plot_cusum")
+    h = float(result.limit)
+    for therapist in chosen:
+        rows = path[path["therapist"] == therapist]
+        axes.plot(
+            rows["n"].to_numpy(),
+            rows["cusum"].to_numpy(dtype=float),
+            lw=1.2,
+            drawstyle="steps-post",
+            gid=f"cusum:{therapist}",
+            label=str(therapist),
+        )
+    axes.axhline(h, color=FUNNEL_COLORS["high"], ls="--", lw=1, gid="limit", label=f"h = {h:.2f}")
+    hits = path[path["signal"] & path["therapist"].isin(chosen)]
+    if len(hits):
+        axes.scatter(
+            hits["n"].to_numpy(),
+            hits["cusum"].to_numpy(dtype=float),
+            marker="v",
+            s=40,
+            color=FUNNEL_COLORS["high"],
+            edgecolor="black",
+            linewidths=0.5,
+            gid="signals",
+            label="signals",
+            zorder=4,
+        )
+    axes.set_xlabel("Patients of the therapist, in the order they finished")
+    axes.set_ylabel("Risk-adjusted CUSUM")
+    if title is None:
+        title = f"Risk-adjusted CUSUM (odds ratio {result.odds_ratio:g} against 1, h = {h:.2f})"
+    axes.set_title(title)
+    if len(chosen) <= 12:
+        axes.legend(loc="best", fontsize=8)
     return axes
