@@ -7,6 +7,7 @@ works on whole columns, restarting at each patient, so detectors never loop over
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .base import ScreenInput
 
@@ -89,3 +90,78 @@ def position_in_group(codes: np.ndarray) -> np.ndarray:
     index = np.arange(len(codes))
     first = np.maximum.accumulate(np.where(group_starts(codes), index, 0)) if len(codes) else index
     return index - first
+
+
+#: Largest window :func:`rolling_median` takes with a strided view (memory ``rows x window``).
+_STRIDED_WINDOW = 64
+
+
+def rolling_median(values: np.ndarray, codes: np.ndarray, window: int) -> np.ndarray:
+    """Median of the last ``window`` values within each group, NaN until ``window`` exist.
+
+    As ``groupby(codes).rolling(window, min_periods=window).median()`` (a window holding a NaN
+    gives NaN) on rows sorted by group, but without pandas' Python loop over groups.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    if window > _STRIDED_WINDOW:
+        return (
+            pd.Series(values)
+            .groupby(codes, sort=False)
+            .rolling(window, min_periods=window)
+            .median()
+            .reset_index(level=0, drop=True)
+            .sort_index()
+            .to_numpy()
+        )
+    result = np.full(n, np.nan)
+    if n < window:
+        return result
+    complete = np.flatnonzero(position_in_group(codes) >= window - 1)
+    view = np.lib.stride_tricks.sliding_window_view(values, window)
+    for start in range(0, len(complete), 1 << 20):  # in chunks: a copy of rows x window
+        rows = complete[start : start + (1 << 20)]
+        result[rows] = np.median(view[rows - window + 1], axis=1)
+    return result
+
+
+def expanding_median(values: np.ndarray, codes: np.ndarray, min_periods: int) -> np.ndarray:
+    """Median of the values so far within each group, NaN until ``min_periods`` are observed.
+
+    As ``groupby(codes).expanding(min_periods=min_periods).median()`` on rows sorted by group
+    whose only missing values open a group (intervals between contacts), without pandas' Python
+    loop over groups: the rows at each position within their group are taken together. Other
+    inputs (a NaN later in a group, groups longer than :data:`_STRIDED_WINDOW`) go to pandas.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    position = position_in_group(codes)
+    opens = position == 0
+    if n == 0 or np.isnan(values[~opens]).any() or position.max() > _STRIDED_WINDOW:
+        return (
+            pd.Series(values)
+            .groupby(codes, sort=False)
+            .expanding(min_periods=min_periods)
+            .median()
+            .reset_index(level=0, drop=True)
+            .sort_index()
+            .to_numpy()
+        )
+    # Observed values so far: those after the group's first row, plus the first if observed.
+    first_observed = ~np.isnan(values[opens])
+    first_of_row = first_observed[np.cumsum(opens) - 1]
+    result = np.full(n, np.nan)
+    # Rows grouped by (position, first observed): one strided view per pair.
+    key = 2 * position + first_of_row
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(2 * (int(position.max()) + 1) + 1))
+    for k in range(len(bounds) - 1):
+        p, with_first = divmod(k, 2)
+        rows = order[bounds[k] : bounds[k + 1]]
+        if len(rows) == 0 or p + with_first < max(min_periods, 1):
+            continue
+        view = np.lib.stride_tricks.sliding_window_view(values, p + 1)[:, 1 - with_first :]
+        for start in range(0, len(rows), 1 << 20):  # in chunks: a copy of rows x (p + 1)
+            chunk = rows[start : start + (1 << 20)]
+            result[chunk] = np.median(view[chunk - p], axis=1)
+    return result

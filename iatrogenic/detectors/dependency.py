@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._validation import check_number
 from ..exceptions import ParameterError, ParameterTypeError
-from ._sequences import group_starts, onsets
+from ._sequences import group_starts, onsets, rolling_median
 from .base import Detector, ScreenInput, empty_events, label, make_events
 from .disengagement import (
     ScoreCourse,
@@ -260,16 +260,8 @@ class Dependency(Detector):
         contact_codes = codes[contact_rows]
         interval = np.diff(days[contact_rows], prepend=np.nan)
         interval[group_starts(contact_codes)] = np.nan
-        # Rolling median per patient in compiled code (pandas), aligned back by position.
-        recent = (
-            pd.Series(interval)
-            .groupby(contact_codes, sort=False)
-            .rolling(window, min_periods=window)
-            .median()
-            .reset_index(level=0, drop=True)
-            .sort_index()
-            .to_numpy()
-        )
+        # Rolling median per patient, vectorised over all patients at once.
+        recent = rolling_median(interval, contact_codes, window)
         # Interval m ends at the patient's contact m (0-based); the first window is intervals
         # 1..window, complete at m == window; the two windows do not overlap from m == 2 window.
         m = position_in_group(contact_codes)

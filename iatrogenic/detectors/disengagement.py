@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from .._validation import (
 from ..exceptions import ColumnTypeError, InvalidValueError, ParameterTypeError
 from ._sequences import (
     column_values,
+    expanding_median,
     group_starts,
     onsets,
     position_in_group,
@@ -148,11 +150,13 @@ class ScoreCourse:
             return np.zeros(len(change), dtype=bool)
         return change >= self.threshold if self.inclusive else change > self.threshold
 
-    @property
+    # Cached: evidence text reads one element per event, so recomputing the comparison over
+    # every row on each access made the screen quadratic.
+    @cached_property
     def deteriorated(self) -> np.ndarray:
         return self.reliably(self.worsening)
 
-    @property
+    @cached_property
     def improved(self) -> np.ndarray:
         return self.reliably(-self.worsening)
 
@@ -516,17 +520,9 @@ class Disengagement(Detector):
         contact_codes = codes[contact_rows]
         interval = np.diff(days[contact_rows], prepend=np.nan)
         interval[group_starts(contact_codes)] = np.nan
-        # Median of the intervals up to each contact, once min_gaps of them exist (pandas
-        # expanding median runs per patient in compiled code).
-        usual_at_contact = (
-            pd.Series(interval)
-            .groupby(contact_codes, sort=False)
-            .expanding(min_periods=self.min_gaps)
-            .median()
-            .reset_index(level=0, drop=True)
-            .sort_index()
-            .to_numpy()
-        )
+        # Median of the intervals up to each contact, once min_gaps of them exist (vectorised
+        # over all patients at once).
+        usual_at_contact = expanding_median(interval, contact_codes, self.min_gaps)
         # The last contact strictly before each row, within the same patient.
         contacts_before = np.cumsum(contact) - contact
         first_row = data.long.starts[:-1][codes]
