@@ -12,6 +12,7 @@ a batch screen and a live monitor.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -91,6 +92,17 @@ class ScreenInput:
     columns: dict[str, str] = field(default_factory=dict)
     medications: pd.DataFrame | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # per-row arrays derived from the input that several detectors need (read-only)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per screen: an array several detectors read (made read-only)."""
+        if key not in self._derived:
+            value = compute()
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+            self._derived[key] = value
+        return self._derived[key]
 
     def has(self, need: str) -> bool:
         """True when the input ``need`` ("score", a column keyword, "medications") exists."""

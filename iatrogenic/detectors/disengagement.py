@@ -76,7 +76,9 @@ def attendance_status(data: ScreenInput) -> np.ndarray | None:
     """Attendance as lower-case text per row, or None without an attendance column."""
     if "attendance" not in data.columns:
         return None
-    return category_text(data, "attendance", ATTENDANCE_VALUES)
+    return data.derived(
+        "attendance_status", lambda: category_text(data, "attendance", ATTENDANCE_VALUES)
+    )
 
 
 def dates_in_days(data: ScreenInput) -> np.ndarray | None:
