@@ -40,6 +40,7 @@ from .monitor import Monitor
 from .plotting import plot_change, plot_course, plot_expected
 from .providers import (
     ProviderCusum,
+    evaluate_providers,
     funnel,
     funnel_limits,
     patient_outcomes,
@@ -69,6 +70,7 @@ __all__ = [
     "describe_sudden_changes",
     "detectors",
     "evaluate",
+    "evaluate_providers",
     "exceptions",
     "fit_expected_response",
     "fit_growth",

@@ -15,6 +15,7 @@ does not change the numbers of the components that already exist.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import warnings
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "ITEM_COLUMNS",
     "MEDICATION_COLUMNS",
     "MEDICATION_PROBLEMS",
+    "THERAPIST_TRUTH_COLUMNS",
     "TRUTH_COLUMNS",
     "screen_options",
     "simulate",
@@ -65,6 +67,18 @@ HARMS_SIMULATED: tuple[str, ...] = (
 
 #: Columns of the truth table, in order.
 TRUTH_COLUMNS: tuple[str, ...] = ("patient", "harm", "onset", "magnitude")
+
+#: Columns of the therapist truth (``truth.attrs["therapists"]``), in order.
+THERAPIST_TRUTH_COLUMNS: tuple[str, ...] = (
+    "therapist",
+    "harmful",
+    "pattern",
+    "onset",
+    "onset_date",
+    "n_patients",
+    "odds_ratio",
+    "n_injected",
+)
 
 #: Columns of the medication table, in order.
 MEDICATION_COLUMNS: tuple[str, ...] = ("patient", "start", "stop", "drug", "atc", "dose")
@@ -140,6 +154,7 @@ _STREAMS: dict[str, int] = {
     "medication": 18,
     "medication_table": 19,
     "minors": 20,
+    "harmful_therapists": 21,
 }
 
 # Intake severity and course shape. Intake PHQ-9 in NHS Talking Therapies averages about 15-16
@@ -365,7 +380,7 @@ def _inject_dependency(c: _Cohort, rng: np.random.Generator, rate: float) -> Non
     c.truth.append(_truth_rows(who, "dependency", onset, length))
 
 
-def _inject_deterioration(c: _Cohort, rng: np.random.Generator, rate: float) -> None:
+def _inject_deterioration(c: _Cohort, rng: np.random.Generator, rate: float) -> np.ndarray:
     """From the onset the course turns worse and climbs, over three sessions, to a plateau.
 
     The plateau lies ``magnitude`` points (uniform 7-12 on PHQ-9, one decimal) above the intake
@@ -374,10 +389,22 @@ def _inject_deterioration(c: _Cohort, rng: np.random.Generator, rate: float) -> 
     endorse item 9). Only patients whose latent intake is at most 17 are chosen, so that the
     smallest rise fits below 24. The onset lies at least two sessions before the last observable
     session, which is always attended, so the plateau is seen.
+
+    Returns the patients chosen.
     """
+    who = _choose(rng, _deterioration_eligible(c), rate, c.n, "deterioration")
+    _deteriorate(c, rng, who)
+    return who
+
+
+def _deterioration_eligible(c: _Cohort) -> np.ndarray:
+    """Patients whose course can show an injected deterioration (see ``_inject_deterioration``)."""
+    return (c.visible_end >= 4) & (c.intake_phq <= _DETERIORATION_ROOM)
+
+
+def _deteriorate(c: _Cohort, rng: np.random.Generator, who: np.ndarray) -> None:
+    """Inject a deterioration into the patients ``who`` (sorted positions): onset, rise, truth."""
     end = c.visible_end
-    eligible = (end >= 4) & (c.intake_phq <= _DETERIORATION_ROOM)
-    who = _choose(rng, eligible, rate, c.n, "deterioration")
     onset = _onsets(rng, 2, end[who] - 2)
     rise = np.round(rng.uniform(7.0, 12.0, size=len(who)), 1)
     before = c.intake_phq[who] + c.slope_phq[who] * c.log_t[onset - 2]
@@ -434,6 +461,95 @@ def _inject_self_harm(c: _Cohort, rng: np.random.Generator, rate: float) -> None
     c.attendance[who, onset - 1] = 0
     c.risk.append((who, items))
     c.truth.append(_truth_rows(who, "self_harm", onset, at_onset))
+
+
+def _session_days(g: np.random.Generator, c: _Cohort) -> np.ndarray:
+    """Day offsets of every session on the grid, ``(n, S)`` int64, counted from ``start_date``.
+
+    Intake spread over a year, then weekly with jitter (and the disengagement gaps, the closer
+    sessions of some dependency courses; at least 2 days apart). Depends only on the ``dates``
+    stream and ``c.extra_gap``, which no harm changes after dependency.
+    """
+    intake_day = g.integers(0, _INTAKE_WINDOW_DAYS, size=c.n)
+    jitter = g.standard_normal((c.n, c.width), dtype=np.float32)
+    jitter *= 1.2
+    np.rint(jitter, out=jitter)
+    np.clip(jitter, -3, 3, out=jitter)
+    gaps = jitter.astype(np.int32)
+    del jitter
+    gaps += 7
+    gaps += c.extra_gap
+    np.maximum(gaps, 2, out=gaps)
+    gaps[:, 0] = intake_day
+    return np.cumsum(gaps, axis=1, dtype=np.int64)
+
+
+def _inject_harmful_therapists(
+    c: _Cohort,
+    rng: np.random.Generator,
+    therapist: np.ndarray,
+    n_t: int,
+    finish: np.ndarray,
+    deteriorated: np.ndarray,
+    n_start: int,
+    n_halfway: int,
+    odds_ratio: float,
+) -> pd.DataFrame:
+    """Raise the deterioration rate of some therapists' patients; return the therapist truth.
+
+    ``n_start + n_halfway`` therapists are drawn at random. Each therapist's patients are put in
+    the order they finish treatment (``finish``: the day of the last session; ties by patient
+    id), the order in which :func:`iatrogenic.provider_cusum` takes them with ``order="date"``.
+    The harm is raised from patient 1 for the first ``n_start`` therapists and from patient
+    ``n_patients // 2 + 1`` (the first of the second half of the caseload) for the others.
+
+    Among the exposed patients who can show a deterioration (:func:`_deterioration_eligible`) and
+    were not already given one, each gets one (``_deteriorate``, the ordinary mechanism) with
+    probability ``(p1 - p0) / (1 - p0)``, where ``p0`` is the share of eligible patients of the
+    whole cohort given a deterioration and ``p1`` has odds ``odds_ratio`` times those of ``p0``:
+    the exposed eligible patients are then deteriorated with probability ``p1``.
+    """
+    k = n_start + n_halfway
+    chosen = rng.choice(n_t, size=k, replace=False)
+    pattern = np.zeros(n_t, dtype=np.int8)  # 0 none, 1 from the start, 2 from halfway
+    pattern[chosen[:n_start]] = 1
+    pattern[chosen[n_start:]] = 2
+    # Position of each patient within its therapist, in finishing order (1, 2, ...).
+    order = np.lexsort((np.arange(c.n), finish, therapist))
+    n_patients = np.bincount(therapist, minlength=n_t)
+    first = np.concatenate(([0], np.cumsum(n_patients)[:-1]))
+    position = np.empty(c.n, dtype=np.int64)
+    position[order] = np.arange(c.n) - first[therapist[order]] + 1
+    onset = np.where(pattern == 1, 1, np.where(pattern == 2, n_patients // 2 + 1, 0))
+    onset_code = np.full(n_t, -1, dtype=np.int64)  # the onset patient, -1 when none
+    at_onset = (pattern[therapist] > 0) & (position == onset[therapist])
+    onset_code[therapist[at_onset]] = np.flatnonzero(at_onset)
+    exposed = (pattern[therapist] > 0) & (position >= onset[therapist])
+
+    eligible = _deterioration_eligible(c)
+    p0 = len(deteriorated) / eligible.sum() if eligible.any() else 0.0
+    p1 = odds_ratio * p0 / (1.0 - p0 + odds_ratio * p0) if p0 < 1.0 else 1.0
+    extra = (p1 - p0) / (1.0 - p0) if p0 < 1.0 else 0.0
+    already = np.zeros(c.n, dtype=bool)
+    already[deteriorated] = True
+    pool = np.flatnonzero(exposed & eligible & ~already)
+    who = pool[rng.random(len(pool)) < extra]
+    _deteriorate(c, rng, who)
+
+    has_onset = onset_code >= 0
+    onset_day = np.where(has_onset, finish[np.maximum(onset_code, 0)], np.nan)
+    return pd.DataFrame(
+        {
+            "therapist": np.arange(n_t),
+            "harmful": pattern > 0,
+            "pattern": np.array(["none", "start", "halfway"], dtype=object)[pattern],
+            "onset": onset.astype(np.int64),
+            "onset_day": onset_day,
+            "n_patients": n_patients.astype(np.int64),
+            "odds_ratio": np.where(pattern > 0, odds_ratio, 1.0),
+            "n_injected": np.bincount(therapist[who], minlength=n_t).astype(np.int64),
+        }
+    )
 
 
 def _observe(rng: np.random.Generator, expected: np.ndarray, sd: float, high: float) -> np.ndarray:
@@ -950,6 +1066,9 @@ def simulate(
     cancel_rate: float = ...,
     noise_sd: float = ...,
     therapist_sd: float = ...,
+    harmful_therapists: int = ...,
+    harmful_from_halfway: int = ...,
+    harmful_odds_ratio: float = ...,
     start_date: str | _dt.date | np.datetime64 = ...,
     seed: int | None = ...,
     return_medications: Literal[False] = ...,
@@ -978,6 +1097,9 @@ def simulate(
     cancel_rate: float = ...,
     noise_sd: float = ...,
     therapist_sd: float = ...,
+    harmful_therapists: int = ...,
+    harmful_from_halfway: int = ...,
+    harmful_odds_ratio: float = ...,
     start_date: str | _dt.date | np.datetime64 = ...,
     seed: int | None = ...,
     return_medications: Literal[True],
@@ -1005,6 +1127,9 @@ def simulate(
     cancel_rate: float = 0.05,
     noise_sd: float = 2.0,
     therapist_sd: float = 0.4,
+    harmful_therapists: int = 0,
+    harmful_from_halfway: int = 0,
+    harmful_odds_ratio: float = 4.0,
     start_date: str | _dt.date | np.datetime64 = "2024-01-08",
     seed: int | None = None,
     return_medications: bool = False,
@@ -1076,6 +1201,18 @@ def simulate(
     therapist_sd : float, default 0.4
         SD of the therapist random effect on the PHQ-9 slope, in points per unit of
         log(session).
+    harmful_therapists : int, default 0
+        Number of therapists (drawn at random) whose patients get an injected deterioration
+        more often from their first patient, in the order the patients finish treatment.
+    harmful_from_halfway : int, default 0
+        Number of further therapists whose patients get it more often from the first patient of
+        the second half of their caseload (patient ``n_patients // 2 + 1`` in finishing order).
+        ``harmful_therapists + harmful_from_halfway`` is at most ``n_therapists``.
+    harmful_odds_ratio : float, default 4.0
+        Odds ratio (at least 1) of an injected deterioration for the exposed patients of those
+        therapists who can show one, against the share ``p0`` of such patients given one by
+        ``deterioration_rate`` (see ``_inject_harmful_therapists``). With both counts 0 (the
+        default) nothing is drawn and the output is the same as without these parameters.
     start_date : str or date, default "2024-01-08"
         Earliest intake date; intakes are spread uniformly over the following year.
     seed : int, optional
@@ -1125,6 +1262,17 @@ def simulate(
         - ``harm`` (str): one of :data:`HARMS_SIMULATED`.
         - ``onset`` (int64): session at which the harm begins (see Notes).
         - ``magnitude`` (float64): size of the harm, in the unit of its harm (see Notes).
+
+        When ``harmful_therapists`` or ``harmful_from_halfway`` is above 0,
+        ``truth.attrs["therapists"]`` holds the therapist truth, one row per therapist
+        (columns :data:`THERAPIST_TRUTH_COLUMNS`): ``therapist`` (category, as in ``data``),
+        ``harmful`` (bool), ``pattern`` (``"none"``, ``"start"`` or ``"halfway"``), ``onset``
+        (int64: number, in finishing order, of the first exposed patient; 0 when none),
+        ``onset_date`` (datetime64[ns]: the date that patient finished; NaT when none),
+        ``n_patients``, ``odds_ratio`` (1.0 for ordinary therapists) and ``n_injected`` (the
+        deteriorations the raised rate added; they are ordinary ``deterioration`` rows of
+        ``truth``). Score provider detectors against it with
+        :func:`iatrogenic.evaluate_providers`.
     medications : DataFrame
         Only with ``return_medications=True``: one row per prescription period at a constant
         dose, sorted by patient, start and drug:
@@ -1222,6 +1370,10 @@ def simulate(
     >>> data2, truth2 = simulate(n_patients=40, n_therapists=4, seed=7)
     >>> data.equals(data2) and truth.equals(truth2)
     True
+    >>> _, truth = simulate(n_patients=200, n_therapists=5, seed=7, harmful_therapists=1,
+    ...                     harmful_from_halfway=1)
+    >>> truth.attrs["therapists"]["pattern"].value_counts().sort_index().to_dict()
+    {'halfway': 1, 'none': 3, 'start': 1}
     """
     n = int(check_number(n_patients, name="n_patients", caller=_CALLER, low=1, integer=True))
     n_t = int(check_number(n_therapists, name="n_therapists", caller=_CALLER, low=1, integer=True))
@@ -1263,6 +1415,25 @@ def simulate(
         )
     noise = float(check_number(noise_sd, name="noise_sd", caller=_CALLER, low=0.0))
     t_sd = float(check_number(therapist_sd, name="therapist_sd", caller=_CALLER, low=0.0))
+    harmful_start = int(
+        check_number(
+            harmful_therapists, name="harmful_therapists", caller=_CALLER, low=0, integer=True
+        )
+    )
+    harmful_halfway = int(
+        check_number(
+            harmful_from_halfway, name="harmful_from_halfway", caller=_CALLER, low=0, integer=True
+        )
+    )
+    if harmful_start + harmful_halfway > n_t:
+        raise ParameterError(
+            f"{_CALLER}() was asked for {harmful_start} + {harmful_halfway} harmful therapists "
+            f"(harmful_therapists + harmful_from_halfway), more than n_therapists={n_t}. "
+            "Suggestion: raise n_therapists or ask for fewer harmful therapists."
+        )
+    odds = float(
+        check_number(harmful_odds_ratio, name="harmful_odds_ratio", caller=_CALLER, low=1.0)
+    )
     start = _check_start(start_date)
     seed = check_number(seed, name="seed", caller=_CALLER, low=0, integer=True, allow_none=True)
     if not isinstance(return_medications, (bool, np.bool_)):
@@ -1330,7 +1501,19 @@ def simulate(
     # dependency (which lengthens some), then the harms that must fit in what is left.
     _inject_disengagement(cohort, rng["disengagement"], rates["disengagement_rate"])
     _inject_dependency(cohort, rng["dependency"], rates["dependency_rate"])
-    _inject_deterioration(cohort, rng["deterioration"], rates["deterioration_rate"])
+    deteriorated = _inject_deterioration(cohort, rng["deterioration"], rates["deterioration_rate"])
+    therapist_truth = None
+    if harmful_start or harmful_halfway:
+        # Only when asked for: the finishing order needs the dates (drawn here from a copy of
+        # their stream, which is then drawn again below), and the raised harm draws from its own
+        # stream, so that the default output does not change.
+        finish = _session_days(copy.deepcopy(rng["dates"]), cohort)[
+            np.arange(n), cohort.last - 1
+        ]
+        therapist_truth = _inject_harmful_therapists(
+            cohort, rng["harmful_therapists"], therapist, n_t, finish, deteriorated,
+            harmful_start, harmful_halfway, odds,
+        )
     _inject_sudden_worsening(cohort, rng["sudden_worsening"], rates["sudden_loss_rate"])
     _inject_self_harm(cohort, rng["self_harm"], rates["risk_rate"])
 
@@ -1369,22 +1552,7 @@ def simulate(
         cohort, rng["secondary_worsening"], rates["secondary_worsening_rate"], bhs
     )
 
-    # Dates: intake spread over a year, then weekly with jitter (and the disengagement gaps, the
-    # closer sessions of some dependency courses; at least 2 days apart).
-    g = rng["dates"]
-    intake_day = g.integers(0, _INTAKE_WINDOW_DAYS, size=n)
-    jitter = g.standard_normal((n, width), dtype=np.float32)
-    jitter *= 1.2
-    np.rint(jitter, out=jitter)
-    np.clip(jitter, -3, 3, out=jitter)
-    gaps = jitter.astype(np.int32)
-    del jitter
-    gaps += 7
-    gaps += cohort.extra_gap
-    np.maximum(gaps, 2, out=gaps)
-    gaps[:, 0] = intake_day
-    days = np.cumsum(gaps, axis=1, dtype=np.int64)
-    del gaps
+    days = _session_days(rng["dates"], cohort)
 
     plan = _plan_medication(cohort, rng["medication"], rates["medication_rate"], days, age)
 
@@ -1436,6 +1604,14 @@ def simulate(
     truth["patient"] = pd.Categorical.from_codes(truth["patient"].to_numpy(), dtype=patient_dtype)
     truth["harm"] = truth["harm"].astype(str)
     truth = truth.loc[:, list(TRUTH_COLUMNS)]
+    if therapist_truth is not None:
+        therapist_truth["therapist"] = pd.Categorical.from_codes(
+            therapist_truth["therapist"].to_numpy(), dtype=therapist_dtype
+        )
+        therapist_truth["onset_date"] = (
+            pd.Timestamp(start) + pd.to_timedelta(therapist_truth.pop("onset_day"), unit="D")
+        ).astype("datetime64[ns]")
+        truth.attrs["therapists"] = therapist_truth.loc[:, list(THERAPIST_TRUTH_COLUMNS)]
     if return_medications:
         medications = _medication_table(
             plan, rng["medication_table"], days[:, 0], start, patient_dtype

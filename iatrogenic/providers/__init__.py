@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .casemix import CasemixModel, fit_casemix
 from .cusum import ProviderCusum, cusum_arl, cusum_limit, cusum_path, cusum_weights, provider_cusum
+from .evaluation import evaluate_providers
 from .funnel import DATA_TYPES, SR_METHODS, funnel, funnel_limits
 from .plot import plot_cusum, plot_funnel
 from .screen import screen_providers
@@ -27,6 +28,7 @@ __all__ = [
     "cusum_limit",
     "cusum_path",
     "cusum_weights",
+    "evaluate_providers",
     "fit_casemix",
     "funnel",
     "funnel_limits",
