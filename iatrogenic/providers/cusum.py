@@ -28,7 +28,7 @@ import pandas as pd
 
 from .._validation import check_number
 from ..exceptions import InvalidValueError, ParameterError
-from .therapists import _prepare_patients
+from .therapists import DROPOUT_VALUES, _prepare_patients
 
 __all__ = [
     "ProviderCusum",
@@ -382,7 +382,7 @@ def provider_cusum(
     cutoff: Any = None,
     detector: str | None = None,
     ending: str | None = None,
-    dropout: Sequence[Any] = ("unplanned", "dropout", "dropped_out"),
+    dropout: Sequence[Any] = DROPOUT_VALUES,
     screen_options: Mapping[str, Any] | None = None,
 ) -> ProviderCusum:
     """Risk-adjusted Bernoulli CUSUM of each therapist's patients, in the order they finish.

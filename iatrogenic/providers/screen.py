@@ -20,7 +20,7 @@ from .._validation import check_number
 from ..detectors.base import EVENT_COLUMNS, label
 from ..exceptions import ParameterTypeError
 from .cusum import provider_cusum
-from .therapists import therapist_outcomes
+from .therapists import DROPOUT_VALUES, therapist_outcomes
 
 __all__ = ["PROVIDER_EVENT_COLUMNS", "screen_providers"]
 
@@ -64,7 +64,7 @@ def screen_providers(
     cutoff: Any = None,
     detector: str | None = None,
     ending: str | None = None,
-    dropout: Sequence[Any] = ("unplanned", "dropout", "dropped_out"),
+    dropout: Sequence[Any] = DROPOUT_VALUES,
     screen_options: Mapping[str, Any] | None = None,
     summary: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:

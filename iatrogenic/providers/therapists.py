@@ -43,6 +43,9 @@ __all__ = [
     "therapist_outcomes",
 ]
 
+#: Values of the ``ending=`` column that mean a dropout (``outcome="dropout_after_deterioration"``).
+DROPOUT_VALUES = ("unplanned", "dropout", "dropped_out")
+
 #: Outcomes the library derives itself; any other string must name a boolean column of ``data``.
 OUTCOMES: tuple[str, ...] = (
     "reliable_deterioration",
@@ -512,7 +515,7 @@ def patient_outcomes(
     cutoff: Any = None,
     detector: str | None = None,
     ending: str | None = None,
-    dropout: Sequence[Any] = ("unplanned", "dropout", "dropped_out"),
+    dropout: Sequence[Any] = DROPOUT_VALUES,
     screen_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """One outcome per patient, with its case-mix expected probability.
@@ -838,7 +841,7 @@ def therapist_outcomes(
     cutoff: Any = None,
     detector: str | None = None,
     ending: str | None = None,
-    dropout: Sequence[Any] = ("unplanned", "dropout", "dropped_out"),
+    dropout: Sequence[Any] = DROPOUT_VALUES,
     screen_options: Mapping[str, Any] | None = None,
     return_patients: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
