@@ -247,7 +247,7 @@ def test_bad_data_raise():
     varying = data.assign(intake=np.arange(len(data), dtype=float))
     with pytest.raises(exc.InvalidValueError, match="constant within each patient"):
         fit_growth(varying, covariates="intake")
-    with pytest.raises(exc.InvalidValueError, match="covariate 'one'.*constant"):
+    with pytest.raises(exc.InvalidValueError, match=r"covariate 'one'.*constant"):
         fit_growth(data.assign(one=1.0), covariates="one", time_interactions=False)
     with pytest.raises(exc.EmptyDataError):
         fit_growth(data.assign(score=np.nan))

@@ -10,7 +10,7 @@ import pandas as pd
 from ..exceptions import ParameterError, ParameterTypeError, UnknownNameError
 from .base import HARMS, Detector
 
-__all__ = ["get_detector", "list_detectors", "register_detector", "registered_names"]
+__all__ = ["UNITS", "get_detector", "list_detectors", "register_detector", "registered_names"]
 
 _DETECTORS: dict[str, type[Detector]] = {}
 
@@ -35,13 +35,56 @@ def register_detector(cls: D) -> D:
     return cls
 
 
-def registered_names() -> tuple[str, ...]:
-    """Names of the registered detectors, in registration order."""
-    return tuple(_DETECTORS)
+#: What a detector's events concern: a patient at a session (the screen's detectors) or a
+#: therapist (the ``provider`` detector, run by ``ia.screen_providers``).
+UNITS = ("patient", "therapist")
 
 
-def get_detector(detector: str | Detector, **params: Any) -> Detector:
+def _unit(cls: type[Detector]) -> str:
+    return str(getattr(cls, "unit", "patient"))
+
+
+def registered_names(unit: str | None = "patient") -> tuple[str, ...]:
+    """Names of the registered detectors of ``unit`` (all with ``None``), in registration order.
+
+    Examples
+    --------
+    >>> from iatrogenic.detectors.registry import registered_names
+    >>> "provider" in registered_names(), "provider" in registered_names("therapist")
+    (False, True)
+    """
+    if unit is not None and unit not in UNITS:
+        raise UnknownNameError(
+            f"Unknown detector unit {unit!r}. Valid values are: "
+            f"{', '.join(map(repr, UNITS))}, or None for every detector."
+        )
+    return tuple(name for name, cls in _DETECTORS.items() if unit is None or _unit(cls) == unit)
+
+
+def _wrong_unit(detector: Detector | type[Detector], unit: str) -> ParameterError:
+    cls = detector if isinstance(detector, type) else type(detector)
+    if _unit(cls) == "therapist":
+        return ParameterError(
+            f"The detector {cls.name!r} concerns therapists, not patients: its events rest on "
+            "many patients' outcomes and a case-mix model of the whole service, so the patient "
+            "screen (ia.screen, ia.Monitor) cannot run it. Suggestion: "
+            "ia.screen_providers(data, therapist='<column>') (on the command line: "
+            "--therapist COLUMN), or get_detector(..., unit='therapist') for the detector."
+        )
+    return ParameterError(
+        f"The detector {cls.name!r} concerns {_unit(cls)}s, not {unit}s. Suggestion: use a "
+        f"detector of unit {unit!r} (see ia.list_detectors()), or pass unit=None."
+    )
+
+
+def get_detector(
+    detector: str | Detector, *, unit: str | None = "patient", **params: Any
+) -> Detector:
     """Return a detector instance from its name (with ``params``) or pass an instance through.
+
+    ``unit`` is what the caller will do with its events: ``"patient"`` (the default: the patient
+    screen and the monitor) refuses the therapist-level ``provider`` detector with a pointer to
+    :func:`iatrogenic.screen_providers`; ``"therapist"`` asks for it; ``None`` takes any.
 
     Examples
     --------
@@ -52,13 +95,24 @@ def get_detector(detector: str | Detector, **params: Any) -> Detector:
     Traceback (most recent call last):
     ...
     iatrogenic.exceptions.UnknownNameError: Unknown detector 'nonsense'. Valid values are: ...
+    >>> ia.get_detector("provider")
+    Traceback (most recent call last):
+    ...
+    iatrogenic.exceptions.ParameterError: The detector 'provider' concerns therapists, ...
     """
+    if unit is not None and unit not in UNITS:
+        raise UnknownNameError(
+            f"Unknown detector unit {unit!r}. Valid values are: "
+            f"{', '.join(map(repr, UNITS))}, or None for every detector."
+        )
     if isinstance(detector, Detector):
         if params:
             raise ParameterError(
                 "Parameters are given to a detector instance's constructor, not to "
                 f"get_detector(). Got {sorted(params)} with {detector!r}."
             )
+        if unit is not None and _unit(type(detector)) != unit:
+            raise _wrong_unit(detector, unit)
         return detector
     if not isinstance(detector, str):
         raise ParameterTypeError(
@@ -72,7 +126,10 @@ def get_detector(detector: str | Detector, **params: Any) -> Detector:
             f"{', '.join(map(repr, _DETECTORS))}.{hint} Suggestion: pass one of these names "
             "(see ia.list_detectors()), or register your own with register_detector."
         )
-    return _DETECTORS[detector](**params)
+    cls = _DETECTORS[detector]
+    if unit is not None and _unit(cls) != unit:
+        raise _wrong_unit(cls, unit)
+    return cls(**params)
 
 
 def list_detectors() -> pd.DataFrame:
@@ -82,6 +139,8 @@ def list_detectors() -> pd.DataFrame:
     -------
     DataFrame
         Columns: ``name`` (pass it to :func:`ia.screen`), ``harm`` (key of the harm taxonomy),
+        ``unit`` (``"patient"``: events about a patient at a session, run by :func:`ia.screen`;
+        ``"therapist"``: events about a therapist, run by :func:`ia.screen_providers`),
         ``needs`` (inputs it requires, comma-separated) and ``description``.
 
     Examples
@@ -95,10 +154,11 @@ def list_detectors() -> pd.DataFrame:
             {
                 "name": cls.name,
                 "harm": cls.harm,
+                "unit": _unit(cls),
                 "needs": ", ".join(cls.needs),
                 "description": cls.description,
             }
             for cls in _DETECTORS.values()
         ],
-        columns=["name", "harm", "needs", "description"],
+        columns=["name", "harm", "unit", "needs", "description"],
     )

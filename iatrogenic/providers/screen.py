@@ -11,18 +11,20 @@ whole service. :func:`screen_providers` returns such signals in the screen's eve
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_number
 from ..detectors.base import EVENT_COLUMNS, label
-from ..exceptions import ParameterTypeError
+from ..exceptions import IatrogenicError
 from .cusum import provider_cusum
 from .therapists import DROPOUT_VALUES, therapist_outcomes
 
-__all__ = ["PROVIDER_EVENT_COLUMNS", "screen_providers"]
+if TYPE_CHECKING:
+    from .detector import ProviderDetector
+
+__all__ = ["PROVIDER_EVENT_COLUMNS", "provider_events", "screen_providers"]
 
 #: Columns of the provider event table: the screen's, with ``therapist`` for ``patient``.
 PROVIDER_EVENT_COLUMNS: dict[str, str] = {
@@ -139,10 +141,12 @@ def screen_providers(
 
     Notes
     -----
-    Why not a ``provider`` detector in :func:`iatrogenic.screen`: every detector there returns
-    events about a patient at a session, computed causally from that patient's data up to the
-    session. A provider signal concerns a therapist and depends on other patients' outcomes and
-    on a case-mix model fitted over the whole service, so it can meet neither requirement.
+    This runs the registered ``provider`` detector
+    (:class:`~iatrogenic.providers.detector.ProviderDetector`, ``unit="therapist"``). The
+    patient screen :func:`iatrogenic.screen` does not: every detector there returns events about
+    a patient at a session, computed causally from that patient's data up to the session, while
+    a provider signal concerns a therapist and depends on other patients' outcomes and on a
+    case-mix model fitted over the whole service.
 
     Examples
     --------
@@ -155,30 +159,59 @@ def screen_providers(
     >>> set(events["harm"]) <= {"provider"}
     True
     """
-    caller = "screen_providers"
-    if not isinstance(summary, (bool, np.bool_)):
-        raise ParameterTypeError(
-            f"The 'summary' parameter of {caller}() must be True or False. Got {summary!r} "
-            "instead. Suggestion: pass summary=True to get the therapist table too."
+    from .detector import ProviderDetector
+
+    try:
+        settings = ProviderDetector(
+            outcome=outcome, casemix=casemix, odds_ratio=odds_ratio, limit=limit, arl=arl,
+            order=order, seed=seed, n_paths=n_paths, min_patients=min_patients,
+            od_adjust=od_adjust, sr_method=sr_method, trim_by=trim_by, severity=severity,
+            method=method, reliability=reliability, sd=sd, cutoff=cutoff, detector=detector,
+            ending=ending, dropout=dropout, screen_options=screen_options,
         )
-    seed = int(check_number(seed, name="seed", caller=caller, low=0, integer=True))
+    except IatrogenicError as error:
+        # the same checks, reported in the terms of the function the caller called
+        message = str(error).replace("ProviderDetector()", "screen_providers()")
+        raise type(error)(message) from None
+    return settings.screen(
+        data, therapist=therapist, patient=patient, time=time, score=score,
+        instrument=instrument, better=better, summary=summary,
+    )
+
+
+def provider_events(
+    data: pd.DataFrame,
+    settings: ProviderDetector,
+    *,
+    therapist: str,
+    patient: str,
+    time: str,
+    score: str,
+    instrument: Any,
+    better: str | None,
+    summary: bool,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """The computation behind :func:`screen_providers`, with validated ``settings``."""
+    outcome = settings.outcome
     common: dict[str, Any] = {
-        "therapist": therapist, "outcome": outcome, "casemix": casemix, "severity": severity,
-        "patient": patient, "time": time, "score": score, "instrument": instrument,
-        "better": better, "method": method, "reliability": reliability, "sd": sd,
-        "cutoff": cutoff, "detector": detector, "ending": ending, "dropout": dropout,
-        "screen_options": screen_options,
+        "therapist": therapist, "outcome": outcome, "casemix": settings.casemix,
+        "severity": settings.severity, "patient": patient, "time": time, "score": score,
+        "instrument": instrument, "better": better, "method": settings.method,
+        "reliability": settings.reliability, "sd": settings.sd, "cutoff": settings.cutoff,
+        "detector": settings.detector, "ending": settings.ending, "dropout": settings.dropout,
+        "screen_options": settings.screen_options,
     }
     table, patients = cast(
         "tuple[pd.DataFrame, pd.DataFrame]",
         therapist_outcomes(
-            data, min_patients=min_patients, suppress=None, limit=99, od_adjust=od_adjust,
-            sr_method=sr_method, trim_by=trim_by, return_patients=True, **common,
+            data, min_patients=settings.min_patients, suppress=None, limit=99,
+            od_adjust=settings.od_adjust, sr_method=settings.sr_method,
+            trim_by=settings.trim_by, return_patients=True, **common,
         ),
     )
     result = provider_cusum(
-        data, odds_ratio=odds_ratio, limit=limit, arl=arl, order=order, seed=seed,
-        n_paths=n_paths, **common,
+        data, odds_ratio=settings.odds_ratio, limit=settings.limit, arl=settings.arl,
+        order=settings.order, seed=settings.seed, n_paths=settings.n_paths, **common,
     )
     path, h = result.path, result.limit
     arl_text = (
