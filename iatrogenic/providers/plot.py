@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterTypeError, UnknownNameError
+from ..exceptions import ParameterError, ParameterTypeError, UnknownNameError
 from ..plotting import _axes
 from .cusum import ProviderCusum
 from .funnel import funnel_limits
@@ -20,16 +20,18 @@ if TYPE_CHECKING:
 
 __all__ = ["FUNNEL_COLORS", "plot_cusum", "plot_funnel"]
 
-#: Colours of the limit pairs and points (FunnelPlotR's defaults avoid red and green, so that
-#: colour does not pass a judgement of good or bad).
+#: Colours of the limit pairs and points, from the Okabe-Ito palette (distinct under the common
+#: colour-vision deficiencies); outliers differ by marker too (triangle up: high, down: low), so
+#: that colour is never the only cue.
 FUNNEL_COLORS: dict[str, str] = {
-    "95": "#9467BD",
-    "998": "#2CA02C",
+    "95": "#56B4E9",
+    "998": "#009E73",
     "target": "#404040",
-    "point": "#1F77B4",
-    "high": "#D62728",
-    "low": "#FF7F0E",
+    "point": "#0072B2",
+    "high": "#D55E00",
+    "low": "#E69F00",
 }
+_OUTLIER_MARKERS = {"high": "^", "low": "v"}
 _Y_LABELS = {"PR": "Proportion", "SR": "Standardised ratio", "RC": "Ratio"}
 
 
@@ -46,7 +48,10 @@ def plot_funnel(
     Parameters
     ----------
     result : pandas.DataFrame
-        The output of :func:`iatrogenic.funnel`.
+        The output of :func:`iatrogenic.funnel`, or the therapist table of
+        :func:`iatrogenic.therapist_outcomes` (its funnel of observed against expected harm:
+        the therapists with funnel limits are drawn; those whose counts were suppressed are
+        left out, since their point would give the count away, and the title says how many).
     ax : matplotlib Axes, optional
         Where to draw; by default a new 7 x 5 inch figure.
     label : bool, default True
@@ -80,6 +85,7 @@ def plot_funnel(
     >>> sorted(line.get_gid() for line in ax.get_lines())
     ['lower95', 'lower998', 'target', 'upper95', 'upper998']
     """
+    result, hidden = _funnel_form(result)
     curves = funnel_limits(result, n=n)
     axes = _axes(ax, figsize=(7.0, 5.0), caller="plot_funnel")
     attrs: dict[str, Any] = {str(key): value for key, value in result.attrs.items()}
@@ -108,35 +114,39 @@ def plot_funnel(
         label="units",
         zorder=3,
     )
-    if flagged.any():
-        colors = [FUNNEL_COLORS[str(value)] for value in outlier[flagged]]
-        axes.scatter(
-            result.loc[flagged, "denominator"],
-            result.loc[flagged, "ratio"],
-            s=30,
-            color=colors,
-            edgecolor="black",
-            linewidths=0.5,
-            gid="outliers",
-            label="outliers",
-            zorder=4,
-        )
-        if label:
-            for _, row in result.loc[flagged].iterrows():
-                axes.annotate(
-                    str(row["group"]),
-                    (row["denominator"], row["ratio"]),
-                    xytext=(4, 4),
-                    textcoords="offset points",
-                    fontsize=8,
-                    gid=f"label:{row['group']}",
-                )
+    for side in ("high", "low"):
+        rows = flagged & (outlier == side)
+        if rows.any():
+            axes.scatter(
+                result.loc[rows, "denominator"],
+                result.loc[rows, "ratio"],
+                s=36,
+                marker=_OUTLIER_MARKERS[side],
+                color=FUNNEL_COLORS[side],
+                edgecolor="black",
+                linewidths=0.5,
+                gid="outliers",
+                label=f"{side} outliers",
+                zorder=4,
+            )
+    if flagged.any() and label:
+        for _, row in result.loc[flagged].iterrows():
+            axes.annotate(
+                str(row["group"]),
+                (row["denominator"], row["ratio"]),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=8,
+                gid=f"label:{row['group']}",
+            )
     data_type = str(attrs.get("data_type", "PR"))
     axes.set_xlabel("Expected" if data_type == "SR" else "Denominator")
     axes.set_ylabel(_Y_LABELS.get(data_type, "Ratio"))
     if title is None:
         adjusted = "overdispersion-adjusted" if attrs.get("adjusted") else "unadjusted"
         title = f"Funnel plot ({adjusted} limits, phi = {float(attrs['phi']):.2f})"
+        if hidden:
+            title += f"\n{hidden} with counts under the suppression threshold not shown"
     axes.set_title(title)
     # FunnelPlotR's automatic range: 0.7 to 1.3 times the target, widened to 0.9 times the
     # smallest and 1.1 times the largest ratio
@@ -150,6 +160,46 @@ def plot_funnel(
         )
     axes.legend(loc="best", fontsize=8)
     return axes
+
+
+def _funnel_form(result: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``result`` as :func:`iatrogenic.funnel` returns it, and the number of units hidden.
+
+    A therapist table of :func:`iatrogenic.therapist_outcomes` becomes its funnel of observed
+    against expected (``denominator`` is the expected count); rows without funnel limits (too
+    few patients) are not on the funnel, and suppressed rows are hidden.
+    """
+    if not isinstance(result, pd.DataFrame):
+        raise ParameterTypeError(
+            "The 'result' parameter of plot_funnel() must be the DataFrame returned by "
+            f"ia.funnel(...) or ia.therapist_outcomes(...). Got {type(result).__name__} instead."
+        )
+    therapist_table = {"therapist", "expected", "ratio", "upper998"} <= set(result.columns)
+    if "denominator" in result.columns or not therapist_table:
+        return result, 0
+    on_funnel = np.isfinite(result["upper998"].to_numpy(dtype=float))
+    suppressed = (
+        result["suppressed"].to_numpy(dtype=bool) if "suppressed" in result.columns
+        else np.zeros(len(result), dtype=bool)
+    )
+    shown = on_funnel & ~suppressed
+    frame = pd.DataFrame(
+        {
+            "group": result["therapist"].to_numpy(dtype=object)[shown],
+            "denominator": result["expected"].to_numpy(dtype=float)[shown],
+            "ratio": result["ratio"].to_numpy(dtype=float)[shown],
+            "outlier": result["outlier"].to_numpy(dtype=object)[shown],
+        }
+    )
+    frame.attrs = {**result.attrs, "data_type": "SR", "target": 1.0}
+    if "phi" not in frame.attrs:
+        raise ParameterError(
+            "The therapist table passed to plot_funnel() has no funnel (fewer than 2 therapists "
+            "with min_patients scored patients, or its attrs were dropped). Suggestion: pass the "
+            "DataFrame returned by ia.therapist_outcomes(...) itself, with a smaller "
+            "min_patients if needed."
+        )
+    return frame, int((on_funnel & suppressed).sum())
 
 
 def plot_cusum(
