@@ -13,6 +13,9 @@ Examples
 
 from __future__ import annotations
 
+# first, so that submodules can read it while the package initialises
+__version__ = "0.1.0"
+
 from . import datasets, detectors, exceptions, instruments
 from .classes import TrajectoryClassModel, fit_trajectory_classes, plot_trajectory_classes
 from .core.expected_response import (
@@ -51,9 +54,8 @@ from .providers import (
     suppress_counts,
     therapist_outcomes,
 )
+from .report import html_report
 from .screen import screen, screen_summary
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ExpectedResponseModel",
@@ -80,6 +82,7 @@ __all__ = [
     "funnel_limits",
     "get_detector",
     "ha_group_summary",
+    "html_report",
     "instruments",
     "list_detectors",
     "load_reference_model",

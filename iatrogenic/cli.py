@@ -19,8 +19,10 @@ import codecs
 import csv
 import io
 import json
+import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ from .exceptions import (
     DuplicateRowsError,
     EmptyDataError,
     IatrogenicError,
+    IatrogenicWarning,
     InvalidValueError,
     ParameterError,
 )
@@ -86,10 +89,11 @@ _COMMA_NUMBER = re.compile(r"^[+-]?\d*,\d+$")
 
 SCREEN_DESCRIPTION = """\
 Screen a long-format file (one row per patient and session) for harm; write events.csv,
-patients.csv, reliable_change.csv and report.txt to --out. With --therapist COLUMN, also
-therapists.csv (reliable deterioration per therapist against its case mix, counts below 5
-suppressed) and provider_events.csv (funnel outliers and risk-adjusted CUSUM signals per
-therapist).
+patients.csv, reliable_change.csv, report.txt and report.html (one self-contained page with
+figures, for a browser; needs pip install 'iatrogenic[report]') to --out, and print a short
+summary. With --therapist COLUMN, also therapists.csv (reliable deterioration per therapist
+against its case mix, counts below 5 suppressed) and provider_events.csv (funnel outliers and
+risk-adjusted CUSUM signals per therapist).
 
 Input: CSV (encoding detected: UTF-8 with or without BOM, else Windows-1252/Latin-1; separator
 ',', ';' or tab; decimal commas detected with ';'), Excel .xlsx (pip install 'iatrogenic[excel]')
@@ -271,6 +275,36 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("iatrogenic-out"),
         help="output folder, created if needed (default: iatrogenic-out)",
+    )
+    screen.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar over the detectors on stderr (pip install 'iatrogenic[progress]') "
+        "(default: on when stderr is a terminal)",
+    )
+    screen.add_argument(
+        "--max-patients",
+        type=int,
+        default=20,
+        metavar="N",
+        help="patients given a card (events and course plot) in report.html (default: 20)",
+    )
+    engine = screen.add_argument_group("data larger than memory")
+    engine.add_argument(
+        "--engine",
+        choices=["pandas", "dask"],
+        default="pandas",
+        help="dask: FILE is a parquet file, a directory or a quoted glob such as "
+        "\"visits/*.parquet\", read lazily and screened partition by partition into "
+        "OUT/events/ (parquet) and OUT/summary.txt (pip install 'iatrogenic[dask]') "
+        "(default: pandas)",
+    )
+    engine.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: a dask.distributed scheduler, e.g. tcp://host:8786 "
+        "(default: the threads of this process)",
     )
     return parser
 
@@ -825,6 +859,8 @@ class Prepared:
     time: str
     dates: pd.Series | None = None  # the dates of date-derived sessions, by row
     date_column: str | None = None
+    #: rows of the file left out before the screen, as {"rows": n, "reason": why}
+    excluded: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _secondary(text: str) -> dict[str, str | None]:
@@ -850,7 +886,10 @@ def _check_column(frame: pd.DataFrame, column: str, flag: str, source: Source) -
     )
 
 
-def _from_wide(frame: pd.DataFrame, args: argparse.Namespace, score: str) -> pd.DataFrame:
+def _from_wide(
+    frame: pd.DataFrame, args: argparse.Namespace, score: str
+) -> tuple[pd.DataFrame, int]:
+    """The long table of a wide file, and the number of empty trailing cells left out."""
     try:
         from .io.wide import from_wide  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - depends on the wide-data module being present
@@ -868,7 +907,8 @@ def _from_wide(frame: pd.DataFrame, args: argparse.Namespace, score: str) -> pd.
     keep = reverse_seen.to_numpy()[::-1].astype(bool)
     first = ~pd.Series(patients).duplicated().to_numpy()
     no_score = ~pd.Series(scored).groupby(patients, sort=False).transform("any").to_numpy()
-    return long.loc[keep | (first & no_score)].reset_index(drop=True)
+    kept = long.loc[keep | (first & no_score)].reset_index(drop=True)
+    return kept, len(long) - len(kept)
 
 
 def _load(args: argparse.Namespace) -> Prepared:
@@ -930,7 +970,13 @@ def _convert(prepared: Prepared, args: argparse.Namespace) -> None:
         numbers = _to_numbers(values, decimal)
         data[column] = numbers if numbers is not None else values
     if args.wide:
-        data = _from_wide(data, args, options["score"])
+        data, dropped = _from_wide(data, args, options["score"])
+        if dropped:
+            prepared.excluded.append({
+                "rows": dropped,
+                "reason": "empty score cells after a patient's last score in the wide file "
+                "(the width of the table, not sessions)",
+            })
         data.index = pd.RangeIndex(1, len(data) + 1)
         source.row_word = word = "row of the long table"
     _check_column(data, args.time, "--time", source)
@@ -1197,11 +1243,49 @@ def _session_column(values: pd.Series) -> pd.Series:
 # ------------------------------------------------------------------------------------------------
 
 
+def _screen_dask(args: argparse.Namespace) -> int:
+    from .dask.cli import screen_parquet
+
+    if args.file is None:
+        raise _fail(
+            "--engine dask screens a parquet data set: pass FILE (a parquet file, a directory "
+            "or a quoted glob such as \"visits/*.parquet\") instead of --example."
+        )
+    if args.wide or args.medications:
+        flag = "--wide" if args.wide else "--medications"
+        raise _fail(f"{flag} is not available with --engine dask; leave it out, or use "
+                    "--engine pandas.")
+    options: dict[str, Any] = {
+        "patient": args.patient, "time": args.time, "score": args.score or "score",
+    }
+    if args.instrument:
+        options["instrument"] = args.instrument
+    if args.better:
+        options["better"] = args.better
+    options.update({key: getattr(args, key) for key in COLUMN_OPTIONS if getattr(args, key)})
+    if args.items:
+        options["items"] = [column.strip() for column in args.items.split(",") if column.strip()]
+    if args.secondary:
+        options["secondary"] = _secondary(args.secondary)
+    if args.detectors != "all":
+        options["detectors"] = [name.strip() for name in args.detectors.split(",")
+                                if name.strip()]
+    result = screen_parquet(str(args.file), out=args.out, scheduler=args.scheduler, **options)
+    print(result.summary, end="")
+    return 0
+
+
 def _screen(args: argparse.Namespace) -> int:
     from . import instruments
     from .core.reliable_change import reliable_change
     from .screen import screen
 
+    if args.engine == "dask":
+        return _screen_dask(args)
+    if args.scheduler is not None:
+        raise _fail("--scheduler needs --engine dask.")
+    if args.max_patients < 0:
+        raise _fail(f"--max-patients must be 0 or more; got {args.max_patients}.")
     prepared = _load(args)
     data, medications, options = prepared.data, prepared.medications, prepared.options
     instrument = options.get("instrument")
@@ -1214,14 +1298,19 @@ def _screen(args: argparse.Namespace) -> int:
     }
     if not args.example:
         _remember_rows(data, args.patient, prepared.time)
-    events, patients = screen(
-        data,
-        detectors=_detectors(args),
-        medications=medications,
-        summary=True,
-        **common,
-        **options,
-    )
+    detectors = _detectors(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", IatrogenicWarning)
+        events, patients = screen(
+            data,
+            detectors=detectors,
+            medications=medications,
+            summary=True,
+            progress=args.progress,
+            **common,
+            **options,
+        )
+    screen_warnings = _show_warnings(caught)
     inst = instruments.get(instrument) if instrument else None
     cutoff: float | Literal["caseness"] | None = (
         "caseness" if inst is not None and inst.caseness is not None else None
@@ -1247,6 +1336,7 @@ def _screen(args: argparse.Namespace) -> int:
     report = _report(data, change, events, patients, prepared.source, providers)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    screened = events  # sessions as the screen gives them, for the HTML report's plots
     events = events.assign(session=_session_column(events["session"]))
     if prepared.dates is not None:
         events = _with_dates(events, data, args.patient, prepared.time, prepared.dates)
@@ -1265,9 +1355,173 @@ def _screen(args: argparse.Namespace) -> int:
     for name, table in outputs.items():
         table.to_csv(out / name, index=False)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
-    print(report)
-    print("\nWrote " + ", ".join(str(out / name) for name in [*outputs, "report.txt"]))
+    # last, so that the tables are written even if the page cannot be
+    html_problem = _write_html(
+        out / "report.html", args, prepared, screened, change, providers, screen_warnings,
+        model=_reference_model(detectors, screened), common=common, date=options.get("date"),
+    )
+    written = [*outputs, "report.txt"]
+    print(_summary(data, patients, events, prepared.source, providers, out, written,
+                   html_problem, color=_use_color(sys.stdout)))
     return 0
+
+
+def _show_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Print the library's warnings as one line each, in the command line's words; return
+    them for the report's data problems."""
+    messages = []
+    for warning in caught:
+        if issubclass(warning.category, IatrogenicWarning):
+            message = _translate(" ".join(str(warning.message).split()))
+            if message not in messages:
+                messages.append(message)
+                print(f"iatrogenic: warning: {message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
+    return messages
+
+
+def _reference_model(detectors: list[Any], events: pd.DataFrame) -> Any:
+    """The expected-response model off_track used, for the course plots of the report."""
+    from .detectors.off_track import OffTrack
+
+    for detector in detectors:
+        if isinstance(detector, OffTrack) and detector.name in events.attrs.get("detectors", []):
+            return detector.resolved_model()
+    return None
+
+
+def _write_html(
+    path: Path,
+    args: argparse.Namespace,
+    prepared: Prepared,
+    events: pd.DataFrame,
+    change: pd.DataFrame | str,
+    providers: Providers | None,
+    screen_warnings: list[str],
+    *,
+    model: Any,
+    common: dict[str, Any],
+    date: str | None,
+) -> str | None:
+    """Write report.html; return None, or why it could not be written (a missing extra)."""
+    try:
+        import matplotlib
+
+        from .report import html_report
+    except ImportError:
+        return "needs the report extra: pip install 'iatrogenic[report]'"
+    matplotlib.use("Agg")  # the command draws into files only, never on screen
+    problems = {p["message"] for p in events.attrs.get("data_problems", [])}
+    try:
+        page = html_report(
+            events,
+            prepared.data,
+            patient=common["patient"],
+            time=common["time"],
+            score=common["score"],
+            instrument=common["instrument"],
+            date=date,
+            change=change,
+            model=model,
+            therapists=None if providers is None else providers.table,
+            provider_events=None if providers is None else providers.events,
+            therapist_problem=None if providers is None else providers.problem,
+            source=prepared.source.describe(),
+            notes=_read_notes(prepared.source),
+            excluded=prepared.excluded,
+            warnings=[w for w in screen_warnings if w not in problems],
+            max_patients=args.max_patients,
+        )
+    except ImportError as error:
+        return f"needs the report extra ({error})"
+    path.write_text(page, encoding="utf-8")
+    return None
+
+
+def _read_notes(source: Source) -> list[str]:
+    notes = []
+    if source.kind == "csv":
+        separator = {"\t": "tab"}.get(source.separator or ",", source.separator)
+        notes.append(
+            f"Read as CSV: encoding {source.encoding}, separator {separator!r}, decimal "
+            f"{source.decimal!r}."
+        )
+    return [*notes, *source.notes]
+
+
+#: ANSI styles of the summary, used only on a terminal without NO_COLOR.
+_STYLES = {"alarm": "\033[1;31m", "warning": "\033[1;33m", "bold": "\033[1m", "path": "\033[4m"}
+_RESET = "\033[0m"
+
+
+def _wrapped(label: str, items: list[str], width: int = 100) -> list[str]:
+    """``label`` and the comma-separated items on lines of at most ``width`` characters,
+    never splitting an item."""
+    lines = ["  " + label]
+    for k, item in enumerate(items):
+        text = item + ("," if k < len(items) - 1 else "")
+        if len(lines[-1]) + 1 + len(text) > width and lines[-1].strip() != label.strip():
+            lines.append("    " + text)
+        else:
+            lines[-1] += ("" if lines[-1].endswith(" ") else " ") + text
+    return lines
+
+
+def _use_color(stream: Any) -> bool:
+    """Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def _summary(
+    data: pd.DataFrame,
+    patients: pd.DataFrame,
+    events: pd.DataFrame,
+    source: Source,
+    providers: Providers | None,
+    out: Path,
+    written: list[str],
+    html_problem: str | None,
+    *,
+    color: bool,
+) -> str:
+    """The few lines printed at the end: patients flagged, harms, where the report is."""
+
+    def style(text: str, name: str) -> str:
+        return f"{_STYLES[name]}{text}{_RESET}" if color else text
+
+    levels = patients["worst_level"].value_counts()
+    n_alarm, n_warning = int(levels.get("alarm", 0)), int(levels.get("warning", 0))
+    lines = [
+        style(f"iatrogenic {__version__} screen of {source.describe()}", "bold")
+        + f": {len(patients)} patients, {len(data)} rows",
+        "  " + style(f"ALARM   {n_alarm} patients", "alarm") + " with an alarm",
+        "  " + style(f"WARNING {n_warning} patients", "warning") + " with warnings only",
+        f"  none    {len(patients) - n_alarm - n_warning} patients without events",
+    ]
+    if len(events):
+        harms = events.groupby("harm")["patient"].nunique()
+        harms = harms.sort_index().sort_values(ascending=False, kind="stable")
+        lines.extend(_wrapped("patients by harm: ", [f"{h} {n}" for h, n in harms.items()]))
+    skipped = events.attrs.get("skipped", [])
+    if skipped:
+        lines.extend(_wrapped(f"{len(skipped)} detectors skipped (why: report.txt): ",
+                              [s["detector"] for s in skipped]))
+    if providers is not None and providers.events is not None:
+        alarmed = pd.unique(providers.events.loc[providers.events["level"] == "alarm",
+                                                 "therapist"])
+        lines.append(f"  therapists with alarms: {len(alarmed)}"
+                     + (" (" + ", ".join(map(str, alarmed)) + ")" if len(alarmed) else ""))
+    if html_problem is None:
+        lines.append("Report: " + style(str(out / "report.html"), "path"))
+    else:
+        lines.append(f"report.html not written: it {html_problem}")
+    lines.append("Also wrote: " + ", ".join(str(out / name) for name in written))
+    return "\n".join(lines)
 
 
 def _with_dates(

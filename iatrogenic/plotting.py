@@ -27,16 +27,36 @@ from .exceptions import ParameterError, ParameterTypeError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["CATEGORY_COLORS", "SIGNAL_COLORS", "plot_change", "plot_course", "plot_expected"]
+__all__ = [
+    "CATEGORY_COLORS",
+    "CATEGORY_MARKERS",
+    "SIGNAL_COLORS",
+    "SIGNAL_MARKERS",
+    "plot_change",
+    "plot_course",
+    "plot_expected",
+]
 
-#: Colour of each reliable-change category (colour-blind-safe diverging palette, ColorBrewer
-#: RdYlGn): greens for better, grey for no reliable change, orange and red for worse.
+#: Colour of each reliable-change category, from the Okabe-Ito palette (Okabe & Ito 2008,
+#: "Color Universal Design"), which stays distinct under the common colour-vision deficiencies:
+#: blues for better, grey for no reliable change, orange and vermillion for worse. A red-green
+#: scale would fail the 1 in 12 men with a red-green deficiency exactly where it matters.
 CATEGORY_COLORS: dict[str, str] = {
-    "recovered": "#1a9850",
-    "improved": "#91cf60",
-    "unchanged": "#969696",
-    "deteriorated": "#fc8d59",
-    "harmed": "#d73027",
+    "recovered": "#0072B2",
+    "improved": "#56B4E9",
+    "unchanged": "#999999",
+    "deteriorated": "#E69F00",
+    "harmed": "#D55E00",
+}
+#: Marker of each category, so that colour is never the only cue: square (recovered) and circle
+#: (improved) for better, a dot for no reliable change, up-triangle (deteriorated) and diamond
+#: (harmed) for worse.
+CATEGORY_MARKERS: dict[str, str] = {
+    "recovered": "s",
+    "improved": "o",
+    "unchanged": ".",
+    "deteriorated": "^",
+    "harmed": "D",
 }
 _OTHER_COLOR = "#4c72b0"  # categories outside the map (e.g. a user's own labels)
 _LINE_COLOR = "#404040"
@@ -260,6 +280,7 @@ def plot_change(
         mask = kinds == name
         ax.scatter(x[mask], y[mask], s=18, alpha=0.8, linewidths=0,
                    color=CATEGORY_COLORS.get(name, _OTHER_COLOR),
+                   marker=CATEGORY_MARKERS.get(name, "o"),
                    label=f"{name} (n={int(mask.sum())})", gid=f"category:{name}", zorder=3)
 
     # Corner labels say which side of the diagonal is better, so the plot reads the same for
@@ -382,14 +403,25 @@ def plot_course(
     return ax
 
 
-#: Colour of each expected-response signal (the OQ-45 tools' colours; white drawn light grey
-#: with a dark edge so that it shows on a white background).
+#: Colour of each expected-response signal: the OQ-45 tools' traffic-light names, drawn in
+#: Okabe-Ito hues (bluish green, yellow, vermillion) that stay apart under colour-vision
+#: deficiencies; white is light grey with a dark edge so that it shows on a white background.
 SIGNAL_COLORS: dict[str, str] = {
     "white": "#f0f0f0",
-    "green": "#1a9850",
-    "yellow": "#fdae61",
-    "red": "#d73027",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "red": "#D55E00",
 }
+#: Marker of each signal, so that the level reads without colour: circle (white, green),
+#: diamond (yellow), up-triangle (red).
+SIGNAL_MARKERS: dict[str, str] = {"white": "o", "green": "o", "yellow": "D", "red": "^"}
+
+
+def _marker_path(marker: str) -> Any:
+    from matplotlib.markers import MarkerStyle
+
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform())
 
 
 def plot_expected(
@@ -499,9 +531,12 @@ def plot_expected(
                 label="expected")
     scored = rows[rows["score"].notna()]
     ax.plot(scored["session"], scored["score"], color="#404040", lw=1.0, zorder=2)
-    colors = [SIGNAL_COLORS.get(str(s), "#969696") for s in scored["signal"]]
-    ax.scatter(scored["session"], scored["score"], c=colors, edgecolors="#404040", s=36,
-               zorder=3, label="score (signal colour)")
+    signals = [str(s) for s in scored["signal"]]
+    colors = [SIGNAL_COLORS.get(s, "#969696") for s in signals]
+    points = ax.scatter(scored["session"], scored["score"], c=colors, edgecolors="#404040",
+                        s=36, zorder=3, label="score (signal colour and shape)")
+    # one collection, one marker per point: the shape carries the signal without colour
+    points.set_paths([_marker_path(SIGNAL_MARKERS.get(s, "o")) for s in signals])
     ax.set_xlabel(time or model.columns_.get("time", "session"))
     ax.set_ylabel(score or model.columns_.get("score", "score"))
     ax.set_title(title if title is not None else f"Patient {patient_id}")

@@ -8,15 +8,19 @@ import sys
 import pandas as pd
 import pytest
 
-from iatrogenic.cli import main
+import iatrogenic as ia
+from iatrogenic.cli import _use_color, main
 
 
 def test_screen_example_writes_events_and_report(tmp_path, capsys):
-    status = main(["screen", "--example", "--out", str(tmp_path)])
+    status = main(["screen", "--example", "--out", str(tmp_path), "--max-patients", "3"])
     assert status == 0
     printed = capsys.readouterr().out
-    assert "Reliable change" in printed and "Events by detector" in printed
-    assert "reliable_deterioration" in printed
+    report = (tmp_path / "report.txt").read_text()
+    assert "Reliable change" in report and "Events by detector" in report
+    assert "reliable_deterioration" in report
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert f"Report: {tmp_path / 'report.html'}" in printed
     events = pd.read_csv(tmp_path / "events.csv")
     assert list(events.columns) == [
         "patient",
@@ -90,7 +94,8 @@ def test_missing_file(tmp_path, capsys):
 
 def test_console_script_entry_point(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "iatrogenic.cli", "screen", "--example", "--out", str(tmp_path)],
+        [sys.executable, "-m", "iatrogenic.cli", "screen", "--example", "--out", str(tmp_path),
+         "--max-patients", "1"],
         capture_output=True,
         text=True,
     )
@@ -116,6 +121,81 @@ def test_reliable_change_that_cannot_be_computed_does_not_stop_the_screen(tmp_pa
     path.write_text("patient,session,score\n1,1,10\n1,2,12\n1,3,20\n")
     out = tmp_path / "out"
     assert main(["screen", str(path), "--instrument", "phq9", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "Reliable change from first to last score: not computed" in printed
+    capsys.readouterr()
+    assert "Reliable change from first to last score: not computed" in (
+        out / "report.txt").read_text()
+    assert "was not computed" in (out / "report.html").read_text()
     assert (out / "events.csv").exists() and not (out / "reliable_change.csv").exists()
+
+
+def test_summary_counts_patients_and_harms_without_colour_off_a_terminal(tmp_path, capsys):
+    assert main(["screen", "--example", "--out", str(tmp_path), "--max-patients", "0"]) == 0
+    printed = capsys.readouterr().out
+    patients = pd.read_csv(tmp_path / "patients.csv")
+    n_alarm = int((patients["worst_level"] == "alarm").sum())
+    n_warning = int((patients["worst_level"] == "warning").sum())
+    assert f"ALARM   {n_alarm} patients with an alarm" in printed
+    assert f"WARNING {n_warning} patients with warnings only" in printed
+    events = pd.read_csv(tmp_path / "events.csv")
+    self_harm = events.loc[events["harm"] == "self_harm", "patient"].nunique()
+    assert f"self_harm {self_harm}" in printed
+    assert "\033[" not in printed  # capsys is not a terminal
+    assert len(printed.splitlines()) <= 10  # a summary, not the whole report
+
+
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _use_color(_Terminal())
+    assert not _use_color(object())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not _use_color(_Terminal())
+
+
+def test_without_the_report_extra_the_other_outputs_are_written(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # import jinja2 now fails
+    assert main(["screen", "--example", "--out", str(tmp_path), "--max-patients", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "report.html not written" in printed and "pip install 'iatrogenic[report]'" in printed
+    assert not (tmp_path / "report.html").exists()
+    assert (tmp_path / "events.csv").exists() and (tmp_path / "report.txt").exists()
+
+
+def test_negative_max_patients_is_a_one_line_error(tmp_path, capsys):
+    assert main(["screen", "--example", "--out", str(tmp_path), "--max-patients", "-1"]) == 2
+    assert "--max-patients must be 0 or more" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_data_quality_warnings_reach_stderr_and_the_report(tmp_path, capsys):
+    data = ia.datasets.load_example()
+    data = data[data["patient"].isin(data["patient"].unique()[:30])].copy()
+    data["attendance"] = data["attendance"].astype(str)
+    missed = data.index[data["attendance"] == "dna"][:2]
+    data.loc[missed, "phq9"] = 12.0  # a score on a missed session
+    path = tmp_path / "visits.csv"
+    data.to_csv(path, index=False)
+    out = tmp_path / "out"
+    status = main(["screen", str(path), "--instrument", "phq9", "--score", "phq9",
+                   "--attendance", "attendance", "--out", str(out), "--max-patients", "1"])
+    assert status == 0
+    err = capsys.readouterr().err
+    assert err.startswith("iatrogenic: warning:") and "--attendance" in err
+    page = (out / "report.html").read_text()
+    assert "score on a missed session" in page and "2 rows" in page
+
+
+def test_progress_bar_on_request_and_off_by_default_off_a_terminal(tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    args = ["screen", "--example", "--out", str(tmp_path), "--max-patients", "0",
+            "--detectors", "reliable_deterioration,risk_item"]
+    assert main([*args, "--progress"]) == 0
+    assert "2/2" in capsys.readouterr().err  # the bar over the two detectors
+    assert main(args) == 0  # default: a bar only when stderr is a terminal (capsys is not)
+    assert capsys.readouterr().err == ""
+    assert main([*args, "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""

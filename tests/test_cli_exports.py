@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,15 +38,18 @@ FIXTURES: dict[str, list[str]] = {
 
 
 def run(path: Path, args: list[str], out: Path, capsys) -> tuple[int, str, str]:
-    status = main(["screen", str(path), *args, "--out", str(out)])
+    # two patient cards keep report.html cheap; tests/test_html_report.py checks the page
+    status = main(["screen", str(path), *args, "--out", str(out), "--max-patients", "2"])
     captured = capsys.readouterr()
     return status, captured.out, captured.err.strip()
 
 
 def screen_ok(path: Path, args: list[str], out: Path, capsys) -> str:
+    """Screen a fixture and return the text report (the terminal gets a short summary)."""
     status, printed, err = run(path, args, out, capsys)
     assert status == 0, err
-    return printed
+    assert f"Report: {out / 'report.html'}" in printed
+    return (out / "report.txt").read_text(encoding="utf-8")
 
 
 def error_of(path: Path, args: list[str], tmp_path: Path, capsys) -> str:
@@ -374,6 +378,13 @@ def test_wide_file(tmp_path, capsys):
     assert "60 patients" in printed
     events = pd.read_csv(tmp_path / "w" / "events.csv")
     assert "reliable_deterioration" in set(events["detector"])
+    # the empty cells after each patient's last score are not sessions: the report says so
+    wide = pd.read_csv(DATA / "clinic_wide.csv")
+    scores = wide.filter(regex=r"^phq9_s\d+$").notna().to_numpy()
+    trailing = int((~np.maximum.accumulate(scores[:, ::-1], axis=1)).sum())
+    assert trailing > 0
+    page = (tmp_path / "w" / "report.html").read_text(encoding="utf-8")
+    assert f"{trailing} rows: empty score cells after a patient&#39;s last score" in page
     err = error_of(DATA / "clinic_wide.csv", [*PHQ, "--patient", "client", "--wide", "gad_(\\d+)"],
                    tmp_path, capsys)
     assert "gad_" in err
@@ -545,13 +556,17 @@ def report_without_variable_lines(path: Path) -> list[str]:
 def test_reversed_rows_give_identical_outputs(tmp_path, capsys, name):
     path = DATA / name
     screen_ok(path, FIXTURES[name], tmp_path / "forward", capsys)
-    screen_ok(reversed_copy(path, tmp_path), FIXTURES[name], tmp_path / "backward", capsys)
+    backward_path = reversed_copy(path, tmp_path)
+    screen_ok(backward_path, FIXTURES[name], tmp_path / "backward", capsys)
     for table in ("events.csv", "patients.csv", "reliable_change.csv"):
         forward = (tmp_path / "forward" / table).read_bytes()
         assert forward == (tmp_path / "backward" / table).read_bytes(), table
     assert report_without_variable_lines(tmp_path / "forward" / "report.txt") == (
         report_without_variable_lines(tmp_path / "backward" / "report.txt")
     )
+    forward = (tmp_path / "forward" / "report.html").read_text(encoding="utf-8")
+    backward = (tmp_path / "backward" / "report.html").read_text(encoding="utf-8")
+    assert forward.replace(str(path), "FILE") == backward.replace(str(backward_path), "FILE")
 
 
 def test_every_fixture_has_a_reversal_test():
@@ -577,6 +592,12 @@ def test_packaging_metadata():
     data = project["tool"]["setuptools"]["package-data"]
     assert "py.typed" in data["iatrogenic"] and "data/README.md" in data["iatrogenic.datasets"]
     assert files("iatrogenic").joinpath("py.typed").is_file()
+    # the HTML report's template and style sheet ship with the package
+    assert data["iatrogenic.report"] == ["templates/*"]
+    templates = files("iatrogenic.report").joinpath("templates")
+    assert templates.joinpath("report.html.j2").is_file()
+    assert templates.joinpath("report.css").is_file()
+    assert any(r.startswith("jinja2") for r in extras["report"])
     manifest = (root / "MANIFEST.in").read_text(encoding="utf-8")
     assert "graft docs" in manifest and "graft notebooks" in manifest
 
@@ -595,7 +616,8 @@ def test_the_example_as_a_csv_file_equals_the_example(tmp_path, capsys):
                           "--ending", "end_reason", "--items", items, "--secondary",
                           "bhs=bhs,gad7=gad7", "--medications", str(meds_path)],
               tmp_path / "file", capsys)
-    assert main(["screen", "--example", "--out", str(tmp_path / "example")]) == 0
+    assert main(["screen", "--example", "--out", str(tmp_path / "example"),
+                 "--max-patients", "2"]) == 0
     for table in ("events.csv", "patients.csv", "reliable_change.csv"):
         assert (tmp_path / "file" / table).read_bytes() == (
             tmp_path / "example" / table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,8 @@ EVENT_COLUMNS = ["therapist", "detector", "harm", "session", "level", "value", "
 @pytest.fixture(scope="module")
 def example_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("providers")
-    status = main(["screen", "--example", "--therapist", "therapist", "--out", str(out)])
+    status = main(["screen", "--example", "--therapist", "therapist", "--out", str(out),
+                   "--max-patients", "2"])
     assert status == 0
     return out
 
@@ -33,6 +36,10 @@ def test_outputs_exist_with_their_columns(example_out) -> None:
     assert "Therapists (--therapist therapist)" in report
     assert "30 therapists" in report and "CUSUM signals:" in report
     assert "funnel outliers at 99.8%" in report
+    page = (example_out / "report.html").read_text()
+    assert '<h2 id="therapists">Therapists</h2>' in page
+    suppressed = int(therapists["suppressed"].sum())
+    assert re.search(rf"{suppressed} of\s+30 therapists have suppressed counts", page)
 
 
 def test_small_counts_are_suppressed(example_out) -> None:
@@ -51,10 +58,11 @@ def test_small_counts_are_suppressed(example_out) -> None:
 
 
 def test_without_therapist_no_provider_outputs(tmp_path) -> None:
-    assert main(["screen", "--example", "--out", str(tmp_path)]) == 0
+    assert main(["screen", "--example", "--out", str(tmp_path), "--max-patients", "1"]) == 0
     assert not (tmp_path / "therapists.csv").exists()
     assert not (tmp_path / "provider_events.csv").exists()
     assert "Therapists (--therapist" not in (tmp_path / "report.txt").read_text()
+    assert 'id="therapists"' not in (tmp_path / "report.html").read_text()
 
 
 def _file_with_harmful_therapist(path) -> None:
@@ -93,6 +101,10 @@ def test_user_file_flags_the_harmful_therapist(tmp_path, capsys) -> None:
     assert "therapists with alarms: " in report and "T03" in report
     therapists = pd.read_csv(out / "therapists.csv")
     assert len(therapists) == 12
+    page = (out / "report.html").read_text()
+    t03 = re.search(r'<th scope="row">T03</th>(.*?)</tr>', page, re.S)
+    assert t03 is not None and "Above the 99.8% limit" in t03.group(1)
+    assert "Funnel plot of " in page and "provider_cusum" in page
 
 
 def test_provider_part_that_cannot_run_does_not_stop_the_screen(tmp_path, capsys) -> None:

@@ -21,8 +21,10 @@ from iatrogenic.core.expected_response import load_reference_model
 from iatrogenic.core.sudden_changes import sudden_changes
 from iatrogenic.plotting import (
     CATEGORY_COLORS,
+    CATEGORY_MARKERS,
     INSTALL_HINT,
     SIGNAL_COLORS,
+    SIGNAL_MARKERS,
     plot_change,
     plot_course,
     plot_expected,
@@ -91,7 +93,26 @@ def test_colours_follow_the_fixed_map():
     ax = plot_change(_result())
     for collection in ax.collections:
         name = collection.get_gid().removeprefix("category:")
-        assert to_hex(collection.get_facecolor()[0]) == CATEGORY_COLORS[name]
+        assert to_hex(collection.get_facecolor()[0]).lower() == CATEGORY_COLORS[name].lower()
+
+
+def _shape(marker: str) -> np.ndarray:
+    from matplotlib.markers import MarkerStyle
+
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform()).vertices
+
+
+def test_categories_differ_by_shape_not_only_by_colour():
+    # Okabe-Ito colours, and a different marker for every category: a reader who cannot tell
+    # the colours apart still tells deteriorated and harmed from improved and recovered
+    assert len(set(CATEGORY_MARKERS.values())) == len(CATEGORY_MARKERS)
+    assert not {"#1a9850", "#d73027"} & {c.lower() for c in CATEGORY_COLORS.values()}
+    ax = plot_change(_result())
+    for collection in ax.collections:
+        name = collection.get_gid().removeprefix("category:")
+        np.testing.assert_allclose(collection.get_paths()[0].vertices,
+                                   _shape(CATEGORY_MARKERS[name]))
 
 
 def test_diagonal_band_and_cutoff_lines():
@@ -272,7 +293,12 @@ def test_draws_course_bands_and_signal_colours():
     markers = ax.collections[2]
     colours = [matplotlib.colors.to_hex(c) for c in markers.get_facecolors()]
     expected = ["green", "green", "yellow", "red", "red", "green"]
-    assert colours == [SIGNAL_COLORS[s] for s in expected]
+    assert colours == [SIGNAL_COLORS[s].lower() for s in expected]
+    # the signal is in the marker's shape too: circle, diamond, up-triangle
+    shapes = [path.vertices for path in markers.get_paths()]
+    assert len(shapes) == len(expected)
+    for vertices, signal in zip(shapes, expected, strict=True):
+        np.testing.assert_allclose(vertices, _shape(SIGNAL_MARKERS[signal]))
     assert ax.get_title() == "Patient 1"
     # as track(): the expected course starts at the intake score; the bands after intake
     line = next(line for line in ax.get_lines() if line.get_label() == "expected")

@@ -27,5 +27,5 @@ def test_quick_start_runs():
 
 def test_readme_shows_the_two_setup_commands():
     text = README.read_text(encoding="utf-8")
-    assert "pip install -e . && iatrogenic screen --example" in text
+    assert "pip install -e '.[report]' && iatrogenic screen --example" in text
     assert "pip install -e '.[test]' && python -m pytest" in text
