@@ -1,6 +1,6 @@
 """Benchmark of ``fit_trajectory_classes`` (latent-class growth analysis) against flexmix.
 
-Run: ``python benchmarks/bench_trajectory_classes.py`` (under a minute on a 2-core machine).
+Run: ``python benchmarks/bench_trajectory_classes.py`` (about a minute on a 2-core machine).
 
 1. Simulated data with four known classes (45/30/20/5%, the last deteriorating) on log(session),
    residual SD 3: K = 1..5 with ``n_init=20``, ``variance="equal"``; seconds, the chosen K,
@@ -13,6 +13,12 @@ Run: ``python benchmarks/bench_trajectory_classes.py`` (under a minute on a 2-co
    ``variance="class"`` fit with ``n_init=R`` on the same patients; seconds, ratio and
    maximised log-likelihoods. ``R`` is ``--nrep`` (default 2, so the default run stays under a
    minute; flexmix's time grows about linearly with it; ``--nrep 20`` is the issue's call).
+3. The growth mixture model (``random="intercept"``) on the data of part 1 plus a random
+   intercept of SD 3 within classes: K = 1..5, ``n_init=20``; seconds, the chosen K, the
+   convergence check (Newton decrement), recovery as in part 1 and the random-intercept
+   variance against the true 9. (R's lcmm is not installed here: no peer timing.)
+4. The ``worsening_class`` detector's running posteriors (the bundled 6-class model) on all
+   rows of part 3's data: seconds and microseconds per row.
 """
 
 from __future__ import annotations
@@ -49,16 +55,24 @@ def simulate(n: int, sessions: int = 12, seed: int = 1) -> tuple[pd.DataFrame, n
     return data, cls
 
 
-def recovery(data: pd.DataFrame, truth: np.ndarray) -> None:
+def recovery(data: pd.DataFrame, truth: np.ndarray, random: str | None = None) -> None:
     from sklearn.metrics import adjusted_rand_score
 
     t0 = time.perf_counter()
-    model = fit_trajectory_classes(data, n_classes=range(1, 6), seed=1)
+    model = fit_trajectory_classes(data, n_classes=range(1, 6), seed=1, random=random)
     secs = time.perf_counter() - t0
     n = data["patient"].nunique()
-    print(f"\n1. {n:,} patients x 12 sessions, K = 1..5, n_init = 20: {secs:.1f} s")
-    print(model.selection_[["n_classes", "loglik", "bic", "entropy", "smallest_class_share",
-                            "converged", "n_iter"]].to_string(index=False))
+    part = "1." if random is None else "3. random='intercept' (true SD 3):"
+    print(f"\n{part} {n:,} patients x 12 sessions, K = 1..5, n_init = 20: {secs:.1f} s")
+    columns = ["n_classes", "loglik", "bic", "entropy", "smallest_class_share", "converged",
+               "n_iter"]
+    print(model.selection_[columns].to_string(index=False))
+    if random is not None:
+        print("\n".join(f"K = {k}: {m}" for k, m in
+                        zip(model.selection_["n_classes"], model.selection_["message"],
+                            strict=True)))
+        print(f"random-intercept variance {model.random_intercept_variance_:.3f} (true 9), "
+              f"residual variance {model.residual_variance_.iloc[0]:.3f} (true 9)")
     print(f"chosen K = {model.n_classes_} (true 4); deteriorating class = "
           f"{model.deteriorating_class_}")
     if model.n_classes_ == len(SHARES):
@@ -119,6 +133,27 @@ def flexmix(data: pd.DataFrame, n: int, nrep: int) -> None:
           "during EM: 'classes kept' < n_classes)")
 
 
+def with_random_intercept(data: pd.DataFrame, seed: int = 2) -> pd.DataFrame:
+    """The data plus a patient-level random intercept of SD 3."""
+    rng = np.random.default_rng(seed)
+    codes = data["patient"].to_numpy() - 1
+    shift = rng.normal(0.0, 3.0, codes.max() + 1)[codes]
+    return data.assign(score=np.round(data["score"].to_numpy() + shift, 4))
+
+
+def detector_speed(data: pd.DataFrame) -> None:
+    from iatrogenic._validation import prepare_long
+    from iatrogenic.classes.reference import load_reference_classes
+
+    model = load_reference_classes()
+    long = prepare_long(data, patient="patient", time="session", score="score", caller="bench")
+    t0 = time.perf_counter()
+    model._running_posterior(long, "bench", min_count=3)
+    secs = time.perf_counter() - t0
+    print(f"\n4. worsening_class running posteriors, {len(data):,} rows: {secs:.2f} s "
+          f"({secs / len(data) * 1e6:.2f} us per row)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="100,000 patients (goal < 30 s)")
@@ -131,6 +166,9 @@ def main() -> None:
     part1 = data[data["patient"] <= n]
     recovery(part1, truth[:n])
     flexmix(data, args.flexmix_patients, args.nrep)
+    part3 = with_random_intercept(part1)
+    recovery(part3, truth[:n], random="intercept")
+    detector_speed(part3)
 
 
 if __name__ == "__main__":

@@ -368,8 +368,8 @@ def test_errors() -> None:
         fit_trajectory_classes(data, n_classes="3")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="variance"):
         fit_trajectory_classes(data, variance="free")
-    with pytest.raises(ParameterError, match="not implemented yet"):
-        fit_trajectory_classes(data, random="intercept")
+    with pytest.raises(ParameterError, match="'random'"):
+        fit_trajectory_classes(data, random="slope")
     with pytest.raises(ParameterError, match="knot"):
         fit_trajectory_classes(data, time_transform="piecewise")
     with pytest.raises(ParameterTypeError, match="seed"):

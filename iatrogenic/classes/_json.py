@@ -96,6 +96,8 @@ def classes_to_dict(model: TrajectoryClassModel) -> dict[str, Any]:
     out["t_last"] = float(s.t_last)
     out["n_obs"] = int(s.n_obs)
     out["seed"] = s.seed
+    out["random"] = s.random
+    out["t2"] = _opt_float(s.t2)
     return out
 
 
@@ -141,6 +143,9 @@ def classes_from_dict(d: dict[str, Any]) -> TrajectoryClassModel:
         cov_means=a["cov_means"].astype(np.float64),
         n_obs=int(d["n_obs"]),
         seed=d["seed"],
+        # absent from documents written before growth mixture models: LCGA
+        random=d.get("random"),
+        t2=_opt_float(d.get("t2")),
     )
     return TrajectoryClassModel(state)
 

@@ -6,10 +6,11 @@ residuals::
 
     y_it = x_it' b_k + e_it,   e_it ~ N(0, s2_k)   (s2_k = s2 with variance="equal")
 
-and the class is drawn with probabilities ``pi_k``. There are no random effects within classes
-(Nagin's group-based trajectory model; flexmix's ``FLXMRglm`` with a patient grouping). The
-model is fitted by EM from many random starts on per-patient sufficient statistics. See
-``docs/trajectory-classes.md``.
+and the class is drawn with probabilities ``pi_k`` (Nagin's group-based trajectory model;
+flexmix's ``FLXMRglm`` with a patient grouping). With ``random="intercept"`` a patient-level
+random intercept ``u_i ~ N(0, t2)`` is added within the classes (a growth mixture model, lcmm's
+``hlme(..., mixture=, random=~1)``). The model is fitted by EM from many random starts on
+per-patient sufficient statistics. See ``docs/trajectory-classes.md``.
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ from ..exceptions import (
 )
 from . import _engine as eng
 
-__all__ = ["VARIANCES", "TrajectoryClassModel", "fit_trajectory_classes"]
+__all__ = ["RANDOM", "VARIANCES", "TrajectoryClassModel", "fit_trajectory_classes"]
 
 #: Accepted ``variance`` values.
 VARIANCES = ("equal", "class")
+#: Accepted ``random`` values (None: no random effect within classes).
+RANDOM = (None, "intercept")
+#: A growth mixture fit counts as converged only when a Newton step from it would gain less
+#: log-likelihood than this (half the Newton decrement ``g' I^-1 g``, from the analytic score
+#: and the observed information).
+GRADIENT_TOL = 1e-4
 
 _CALLER = "fit_trajectory_classes"
 #: z of the reliable-change criterion used for the default deterioration threshold.
@@ -220,10 +227,12 @@ class _ClassState:
     cov_means: np.ndarray
     n_obs: int
     seed: int | None = None
+    random: str | None = None
+    t2: float | None = None  # random-intercept variance (random="intercept")
 
 
 class TrajectoryClassModel:
-    """A fitted latent-class growth model (returned by :func:`fit_trajectory_classes`).
+    """A fitted latent-class growth or growth mixture model (from :func:`fit_trajectory_classes`).
 
     Attributes
     ----------
@@ -233,18 +242,24 @@ class TrajectoryClassModel:
         [0, 1]; missing for one class), ``smallest_class_share`` (smallest estimated class
         probability), ``converged``, ``n_iter`` (SQUAREM steps of the best start), ``n_starts``
         (starts that ran), ``n_degenerate`` (starts abandoned: an empty class or a zero
-        variance), ``message``. Missing statistics for a number of classes that no start could
-        fit.
+        variance), ``message`` (with ``random``: the Newton decrement of the convergence
+        check). Missing statistics for a number of classes that no start could fit.
     n_classes_ : int
         The chosen number of classes (smallest ``bic``).
     loglik_ : float
         Maximised log-likelihood of the chosen model.
     class_curves_ : DataFrame
         One row per class and term: ``class`` (1..K), ``term`` (``intercept``, ``time``,
-        ``time2``...), ``estimate``, ``se`` (from the observed information, Louis' formula),
-        ``ci_lower``, ``ci_upper`` (95% Wald).
+        ``time2``...), ``estimate``, ``se`` (from the observed information: Louis' formula; with
+        ``random``, central differences of the analytic score), ``ci_lower``, ``ci_upper`` (95%
+        Wald).
     residual_variance_ : Series
         Residual variance per class (all equal with ``variance="equal"``).
+    random_ : str or None
+        ``"intercept"`` for a growth mixture model, else None.
+    random_intercept_variance_ : float or None
+        Variance of the random intercept within classes (shared by the classes); None without
+        ``random``.
     class_sizes_ : DataFrame
         One row per class: ``class``, ``prior`` (estimated class probability ``pi_k``),
         ``n_patients`` (patients whose modal class it is), ``share`` (their fraction).
@@ -298,6 +313,8 @@ class TrajectoryClassModel:
         self.residual_variance_ = pd.Series(
             s.s2, index=pd.Index(classes, name="class"), name="residual_variance"
         )
+        self.random_ = s.random
+        self.random_intercept_variance_ = None if s.t2 is None else float(s.t2)
         prior = np.exp(s.logpi)
         has = s.n_patient_obs > 0
         modal = np.full(len(s.patients), -1, dtype=np.int64)
@@ -361,8 +378,8 @@ class TrajectoryClassModel:
     def __repr__(self) -> str:
         return (
             f"TrajectoryClassModel(n_classes={self.n_classes_}, time_transform="
-            f"{self.time_transform_!r}, variance={self.variance_!r}, n_patients="
-            f"{self.n_patients_}, loglik={self.loglik_:.6g}, deteriorating_class="
+            f"{self.time_transform_!r}, variance={self.variance_!r}, random={self.random_!r}, "
+            f"n_patients={self.n_patients_}, loglik={self.loglik_:.6g}, deteriorating_class="
             f"{self.deteriorating_class_}, converged={self.converged_})"
         )
 
@@ -431,7 +448,7 @@ class TrajectoryClassModel:
         K = s.B.shape[0]
         tau = np.full((long.n_patients, K), np.nan)
         if len(present):
-            L, _ = eng.loglik_matrix(st, eng.Params(s.B, s.s2, s.logpi))
+            L, _ = eng.loglik_matrix(st, eng.Params(s.B, s.s2, s.logpi, s.t2))
             tau[present] = eng.posterior(L)[0].T
         reasons = _reasons(long, counts, bool(s.covariates))
         columns: dict[str, Any] = {"patient": long.patients.to_numpy()}
@@ -445,6 +462,55 @@ class TrajectoryClassModel:
         columns["n_obs"] = counts.astype(np.int64)
         columns["reason"] = pd.Series(reasons, dtype=object)
         return pd.DataFrame(columns)
+
+    def _running_posterior(
+        self, long: LongData, caller: str, min_count: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Class probabilities after every row, from the patient's rows up to it (causal).
+
+        ``long`` is validated data (rows sorted by patient and time, with the model's covariate
+        columns). Returns the probabilities, (rows, K), NaN except at usable rows with at least
+        ``min_count`` usable rows so far; the number of usable rows up to each row; and which
+        rows are usable (score and design finite: e.g. a time of 0 is not usable with
+        ``time_transform="log"``).
+
+        The per-patient statistics are running sums over each patient's rows, formed one row
+        position at a time for all patients at once: every row's sums are the same additions
+        in the same order whatever other rows the data hold, so data cut at session ``t`` give
+        bit-identical probabilities up to ``t``.
+        """
+        s = self._state
+        frame = long.frame
+        t = numeric_time(long, caller=caller)
+        y = frame["score"].to_numpy(dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            X, _ = self._spec().design(frame, t)
+        usable = ~np.isnan(y) & np.isfinite(X).all(axis=1)
+        X = np.where(usable[:, None], X, 0.0)
+        y = np.where(usable, y, 0.0)
+        n_rows, p = X.shape
+        # one block [X'X | X'y | y'y | n] per row, summed in place
+        sums = np.empty((n_rows, p * p + p + 2))
+        sums[:, : p * p] = (X[:, :, None] * X[:, None, :]).reshape(n_rows, p * p)
+        sums[:, p * p : p * p + p] = X * y[:, None]
+        sums[:, -2] = y * y
+        sums[:, -1] = usable
+        position = np.arange(n_rows) - long.starts[long.codes]
+        by_position = np.argsort(position, kind="stable")
+        bounds = np.searchsorted(position[by_position], np.arange(int(position.max(initial=0)) + 2))
+        for j in range(1, len(bounds) - 1):
+            rows = by_position[bounds[j] : bounds[j + 1]]
+            sums[rows] += sums[rows - 1]
+        XX, Xy = sums[:, : p * p], sums[:, p * p : p * p + p]
+        yy, n = sums[:, -2], sums[:, -1]
+        K = s.B.shape[0]
+        tau = np.full((n_rows, K), np.nan)
+        seen = np.flatnonzero(usable & (n >= max(min_count, 1)))
+        if len(seen):
+            st = eng.Stats(XX[seen], Xy[seen], yy[seen], n[seen], p)
+            L, _ = eng.loglik_matrix(st, eng.Params(s.B, s.s2, s.logpi, s.t2))
+            tau[seen] = eng.posterior(L)[0].T
+        return tau, n, usable
 
     def to_json(self) -> str:
         """The fitted model as JSON text (plain ``json``, exact floats, no pickle)."""
@@ -532,9 +598,12 @@ def fit_trajectory_classes(
     variance : {"equal", "class"}, default "equal"
         One residual variance shared by the classes, or one per class (as flexmix's
         ``FLXMRglm``).
-    random : None
-        Random effects within classes (growth mixture models) are not implemented yet;
-        ``random="intercept"`` raises :class:`~iatrogenic.exceptions.ParameterError`.
+    random : {None, "intercept"}, default None
+        ``"intercept"`` adds a patient-level random intercept within the classes, a growth
+        mixture model (lcmm's ``hlme(..., mixture=, random=~1)``): scores of a patient in class
+        ``k`` are normal about the class curve with covariance ``s2_k I + t2 11'``. Its variance
+        ``t2`` is shared by the classes (lcmm's default ``nwg=FALSE``); it may be 0, where the
+        model is LCGA. ``variance=`` still sets the residual variance.
     covariates : str or list of str, optional
         Patient-level columns entering each class curve as main effects and interactions with
         every time term (dummy coded like :func:`~iatrogenic.fit_growth`); class-specific
@@ -575,7 +644,7 @@ def fit_trajectory_classes(
     Raises
     ------
     ParameterError, ParameterTypeError
-        A bad keyword value (including ``random="intercept"``, not implemented yet).
+        A bad keyword value.
     ColumnNotFoundError, ColumnTypeError, InvalidValueError, DuplicateRowsError, EmptyDataError
         Bad data: non-numeric time, non-positive times for ``log``, covariates varying within a
         patient, no usable rows, fewer patients than classes.
@@ -583,7 +652,8 @@ def fit_trajectory_classes(
     Warns
     -----
     ConvergenceWarning
-        The chosen model's best start did not converge within ``max_iter``.
+        The chosen model's best start did not converge within ``max_iter`` (with ``random``:
+        or its gradient check failed).
 
     See Also
     --------
@@ -594,7 +664,7 @@ def fit_trajectory_classes(
     Per patient ``i`` only ``X_i'X_i``, ``X_i'y_i``, ``y_i'y_i`` and ``n_i`` are needed. The
     log-likelihood is ``sum_i log sum_k pi_k f_k(y_i)`` with ``f_k`` the normal density of the
     patient's scores about class curve ``k``. The number of parameters is ``K p + (1 or K) +
-    K - 1``. With ``N`` patients and posteriors ``tau_ik``:
+    K - 1`` (+ 1 with ``random``). With ``N`` patients and posteriors ``tau_ik``:
 
     - ``bic = -2 loglik + n_parameters log N`` (patients, as lcmm and Mplus; flexmix counts
       rows);
@@ -605,6 +675,17 @@ def fit_trajectory_classes(
 
     Standard errors come from the observed information (Louis 1982), exact at the maximum:
     complete-data information minus the conditional variance of the complete-data scores.
+
+    With ``random="intercept"`` the marginal density of a patient in class ``k`` is normal with
+    covariance ``V = s2_k I + t2 11'``; by Sherman-Morrison, with residuals ``r`` about the
+    class curve and ``lam = s2_k + n_i t2``, ``log det V = (n_i - 1) log s2_k + log lam`` and
+    ``r'V^-1 r = (r'r - (1'r)^2/n_i) / s2_k + (1'r)^2 / (n_i lam)``, so the same per-patient
+    statistics suffice. EM is then an ECM (Meng & Rubin 1993): generalised least squares of the
+    class curves at the current variances, then a projected Newton maximisation over the
+    variances (``t2 >= 0``). Convergence is verified: besides EM's criterion, half the Newton
+    decrement ``g' I^-1 g`` of the observed log-likelihood (analytic score ``g``, information
+    ``I`` by central differences of the score; ``t2`` left out at the boundary 0 when the score
+    points outwards) must be below ``1e-4``; the standard errors use that ``I``.
 
     A start is abandoned when a class becomes empty (weighted rows not above the number of
     terms) or its residual variance reaches ``1e-10`` of the score variance; these are counted
@@ -628,6 +709,13 @@ def fit_trajectory_classes(
 
     Louis TA (1982). Finding the observed information matrix when using the EM algorithm.
     JRSS B 44(2):226-233.
+
+    Meng XL, Rubin DB (1993). Maximum likelihood estimation via the ECM algorithm: a general
+    framework. Biometrika 80(2):267-278.
+
+    Proust-Lima C, Philipps V, Liquet B (2017). Estimation of extended mixed models using
+    latent classes and latent processes: the R package lcmm. Journal of Statistical Software
+    78(2).
 
     Varadhan R, Roland C (2008). Simple and globally convergent methods for accelerating the
     convergence of any EM algorithm. Scandinavian Journal of Statistics 35(2):335-353.
@@ -655,13 +743,13 @@ def fit_trajectory_classes(
         time_transform, TIME_TRANSFORMS, name="time_transform", caller=_CALLER
     )
     variance = check_choice(variance, VARIANCES, name="variance", caller=_CALLER)
-    if random is not None:
+    if random is not None and (not isinstance(random, str) or random not in RANDOM):
         raise ParameterError(
-            f"The 'random' parameter of {_CALLER}() must be None: random effects within classes "
-            f"(growth mixture models) are not implemented yet. Got {random!r} instead. "
-            "Suggestion: use random=None (latent-class growth analysis), or fit_growth() for one "
-            "population curve with random effects."
+            f"The 'random' parameter of {_CALLER}() must be None (latent-class growth analysis) "
+            f"or 'intercept' (a random intercept within classes: a growth mixture model). Got "
+            f"{random!r} instead."
         )
+    has_random = random is not None
     ks = _check_n_classes(n_classes)
     n_init = check_number(n_init, name="n_init", caller=_CALLER, low=1, integer=True)
     max_iter = check_number(max_iter, name="max_iter", caller=_CALLER, low=1, integer=True)
@@ -729,14 +817,21 @@ def fit_trajectory_classes(
         )
     s2_floor = 1e-10 * y_var
     equal = variance == "equal"
+    if has_random:
+        # patients sorted by their number of rows: the M-step sums over each number
+        by_rows = np.argsort(st.n, kind="stable")
+        st, present = st.take(by_rows), present[by_rows]
     rng = np.random.default_rng(seed)
     coef = eng.own_coefficients(st)
     log_n = math.log(N)
     rows: list[dict[str, Any]] = []
     fits: dict[int, eng.Fit] = {}
+    informations: dict[int, np.ndarray] = {}
     for K in ks:
-        n_par = K * p + (1 if equal else K) + K - 1
-        fit, info = _fit_k(st, K, rng, coef, equal, s2_floor, int(n_init), int(max_iter), tol)
+        n_par = K * p + (1 if equal else K) + K - 1 + int(has_random)
+        fit, info = _fit_k(
+            st, K, rng, coef, equal, s2_floor, int(n_init), int(max_iter), tol, has_random
+        )
         row: dict[str, Any] = {"n_classes": K, "n_parameters": n_par, **info}
         if fit is None or n_par >= n_obs:
             row.update(
@@ -744,6 +839,10 @@ def fit_trajectory_classes(
                 smallest_class_share=np.nan, converged=False,
             )
         else:
+            if has_random:
+                fit, information = _checked(st, fit, equal)
+                informations[K] = information
+                row["message"] = fit.message
             fits[K] = fit
             tau = fit.tau
             bic = -2.0 * fit.loglik + n_par * log_n
@@ -783,10 +882,11 @@ def fit_trajectory_classes(
         )
     par = fit.params
     try:
-        cov = np.linalg.inv(eng.information(st, par, equal))
+        information = informations[chosen] if has_random else eng.information(st, par, equal)
+        cov = np.linalg.inv(information)
     except np.linalg.LinAlgError:
         cov = np.full((1, 1), np.nan)
-    d = chosen * p + (1 if equal else chosen) + chosen - 1
+    d = chosen * p + (1 if equal else chosen) + chosen - 1 + int(has_random)
     if cov.shape != (d, d):
         cov = np.full((d, d), np.nan)
     tau_all = np.full((long.n_patients, chosen), np.nan)
@@ -838,8 +938,34 @@ def fit_trajectory_classes(
         cov_means=cov_means,
         n_obs=int(n_obs),
         seed=None if seed is None else int(seed),
+        random=random,
+        t2=par.t2,
     )
     return TrajectoryClassModel(state)
+
+
+def _checked(st: eng.Stats, fit: eng.Fit, equal: bool) -> tuple[eng.Fit, np.ndarray]:
+    """A growth mixture fit with its convergence verified from the gradient.
+
+    EM's small relative change is not enough: the fit counts as converged only when half the
+    Newton decrement of the observed log-likelihood (analytic score, information by central
+    differences of the score) is below ``GRADIENT_TOL``. Returns the observed information too.
+    """
+    decrement, information = eng.newton_decrement(st, fit.params, equal)
+    verified = fit.converged and decrement <= GRADIENT_TOL
+    if math.isinf(decrement):
+        message = (
+            f"{fit.message}; observed information not positive definite (a flat ridge: "
+            "over-fitted classes or a degenerate solution)"
+        )
+    else:
+        message = f"{fit.message}; Newton decrement {decrement:.2g}"
+        if fit.converged and not verified:
+            message += f" > {GRADIENT_TOL:g}: not at a maximum"
+    checked = eng.Fit(
+        fit.params, fit.loglik, fit.tau, verified, fit.n_iter, fit.degenerate, message
+    )
+    return checked, information
 
 
 def _canonical(fit: eng.Fit) -> eng.Fit:
@@ -847,7 +973,7 @@ def _canonical(fit: eng.Fit) -> eng.Fit:
     par = fit.params
     keys = [par.B[:, j] for j in range(par.B.shape[1] - 1, -1, -1)] + [-np.round(par.logpi, 12)]
     order = np.lexsort(keys)
-    par = eng.Params(par.B[order], par.s2[order], par.logpi[order])
+    par = eng.Params(par.B[order], par.s2[order], par.logpi[order], par.t2)
     return eng.Fit(par, fit.loglik, fit.tau[:, order], fit.converged, fit.n_iter, fit.degenerate,
                    fit.message)
 
@@ -862,6 +988,7 @@ def _fit_k(
     n_init: int,
     max_iter: int,
     tol: float,
+    random: bool,
 ) -> tuple[eng.Fit | None, dict[str, Any]]:
     """Best of ``n_init`` starts for ``K`` classes.
 
@@ -881,7 +1008,9 @@ def _fit_k(
     first: list[eng.Fit] = []
     best_ll = -np.inf
     for i in range(n_starts):
-        start = eng.start_params(sub, K, rng, sub_coef, equal, s2_floor, partition=i % 2 == 1)
+        start = eng.start_params(
+            sub, K, rng, sub_coef, equal, s2_floor, partition=i % 2 == 1, random=random
+        )
         if start is None:
             n_deg += 1
             continue

@@ -17,6 +17,7 @@ from .risk_item import RiskItemSignal
 from .secondary_worsening import SecondaryWorsening
 from .sudden_loss import SuddenLoss
 from .symptom_emergence import SymptomEmergence
+from .worsening_class import WorseningClass
 from .worsening_trajectory import WorseningTrajectory
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "SecondaryWorsening",
     "SuddenLoss",
     "SymptomEmergence",
+    "WorseningClass",
     "WorseningTrajectory",
     "empty_events",
     "get_detector",
