@@ -5,13 +5,16 @@ from __future__ import annotations
 import time as time_module
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
 
 from . import instruments as _instruments
+from ._progress import check_enabled
+from ._progress import progress as progress_bar
 from ._validation import (
+    MAX_ROWS_SHOWN,
     LongData,
     check_columns,
     check_dataframe,
@@ -19,8 +22,9 @@ from ._validation import (
     prepare_long,
     resolve_better,
 )
+from .dask import dispatch, is_dask_frame
 from .detectors.base import EVENT_COLUMNS, Detector, ScreenInput, empty_events
-from .detectors.disengagement import attendance_status
+from .detectors.disengagement import attendance_at, attendance_in
 from .detectors.registry import get_detector, registered_names
 from .exceptions import DataQualityWarning, ParameterError, ParameterTypeError
 
@@ -53,8 +57,64 @@ def _resolve_detectors(detectors: str | Detector | Iterable[str | Detector]) -> 
 
 
 def _sort_events(events: pd.DataFrame, long: LongData) -> pd.DataFrame:
-    """Order events by patient (as ``LongData.patients``), then session, then detector."""
+    """Order events by patient (as ``LongData.patients``), then session, then detector.
+
+    Sessions are ordered by ``long.order`` of the patient's row at that session; an event whose
+    session is not among its patient's rows goes last for that patient.
+    """
     code = long.patients.get_indexer(pd.Index(events["patient"]))
+    detector_rank, detectors = pd.factorize(events["detector"].to_numpy(), sort=True)
+    ranked = _numeric_session_rank(events, code, long)
+    if ranked is None:
+        order = _session_order_by_merge(events, code, long)
+        # lexsort is stable and puts NaN (an unknown session) last, as sort_values did
+        permutation = np.lexsort((detector_rank, order, code))
+    else:
+        # One int64 key (patient, occasion rank, detector): the events of each detector come
+        # sorted, and a stable sort of one key merges such runs fast.
+        rank, n_ranks = ranked
+        key = ((code + 1) * (n_ranks + 1) + rank) * len(detectors) + detector_rank
+        permutation = np.argsort(key, kind="stable")
+    return events.take(permutation).reset_index(drop=True)
+
+
+def _numeric_session_rank(
+    events: pd.DataFrame, code: np.ndarray, long: LongData
+) -> tuple[np.ndarray, int] | None:
+    """For numeric occasions, each event's session as a rank among all occasions; else None.
+
+    Numeric occasions are their own order key (``prepare_long``), so ranking the events'
+    sessions among the distinct keys orders them as ``long.order`` does, provided the patient
+    has a row at that session: found by a binary search over the rows, which are sorted by
+    patient and then by that key. Events without such a row get the last rank, ``n_ranks``.
+    Sessions that are not all numbers (text, dates) return None, for the general lookup.
+    """
+    time = long.frame["time"]
+    if pd.api.types.is_bool_dtype(time) or not pd.api.types.is_numeric_dtype(time):
+        return None
+    sessions = events["session"].to_numpy()
+    kind = pd.api.types.infer_dtype(sessions, skipna=False)
+    if kind not in {"integer", "floating", "mixed-integer-float", "boolean"}:
+        return None
+    session_key = np.asarray(sessions, dtype=np.float64)
+    distinct = np.sort(pd.unique(long.order))  # a hash, then a sort of the few occasions
+    n_ranks = len(distinct)
+    # (patient code, rank of the occasion) as one int64 key, sorted like the rows
+    row_key = long.codes * (n_ranks + 1) + np.searchsorted(distinct, long.order)
+    rank = np.searchsorted(distinct, session_key)
+    known = (code >= 0) & (rank < n_ranks)
+    known[known] &= distinct[rank[known]] == session_key[known]
+    event_key = code[known] * (n_ranks + 1) + rank[known]
+    position = np.minimum(np.searchsorted(row_key, event_key), len(row_key) - 1)
+    found = np.zeros(len(events), dtype=bool)
+    found[known] = row_key[position] == event_key
+    return np.where(found, rank, n_ranks), n_ranks
+
+
+def _session_order_by_merge(
+    events: pd.DataFrame, code: np.ndarray, long: LongData
+) -> np.ndarray:
+    """``long.order`` at each event's (patient, session) by a merge on the session values."""
     # The occasion order of each event's session, looked up among the rows of the patients with
     # events only: these are few, and the lookup turns sessions into Python objects.
     with_events = np.zeros(long.n_patients, dtype=bool)
@@ -70,12 +130,10 @@ def _sort_events(events: pd.DataFrame, long: LongData) -> pd.DataFrame:
             "_order": long.order[rows],
         }
     )
-    ordered = events.assign(_code=code).merge(keys, on=["_code", "session"], how="left")
-    return (
-        ordered.sort_values(["_code", "_order", "detector"], kind="stable", na_position="last")
-        .drop(columns=["_code", "_order"])
-        .reset_index(drop=True)
-    )
+    merged = pd.DataFrame(
+        {"_code": code, "session": pd.Series(events["session"].to_numpy(), dtype=object)}
+    ).merge(keys, on=["_code", "session"], how="left")
+    return merged["_order"].to_numpy(dtype=np.float64)
 
 
 @overload
@@ -99,6 +157,7 @@ def screen(
     items: Sequence[str] | None = ...,
     secondary: Mapping[str, str | None] | None = ...,
     summary: Literal[False] = ...,
+    progress: bool | None = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -123,6 +182,7 @@ def screen(
     items: Sequence[str] | None = ...,
     secondary: Mapping[str, str | None] | None = ...,
     summary: Literal[True],
+    progress: bool | None = ...,
 ) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
 
@@ -146,6 +206,7 @@ def screen(
     items: Sequence[str] | None = None,
     secondary: Mapping[str, str | None] | None = None,
     summary: bool = False,
+    progress: bool | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Screen long-format outcome data for every kind of harm the detectors know.
 
@@ -155,7 +216,9 @@ def screen(
     Parameters
     ----------
     data : DataFrame
-        Long format: one row per patient and session.
+        Long format: one row per patient and session. A ``dask.dataframe.DataFrame`` is screened
+        partition by partition and gives a lazy Dask DataFrame of the same events (see
+        ``docs/dask.md``; ``pip install 'iatrogenic[dask]'``).
     detectors : "all", str, Detector or list, default "all"
         Which detectors to run: names from :func:`ia.list_detectors` or configured instances.
     instrument : str or Instrument, optional
@@ -181,6 +244,11 @@ def screen(
     summary : bool, default False
         Also return the per-patient summary of :func:`screen_summary` (every patient of the
         input, including those without events).
+    progress : bool or None, default None
+        A progress bar over the detectors, on standard error, showing the one running (needs
+        tqdm: ``pip install 'iatrogenic[progress]'``). ``None``: only when standard error is a
+        terminal; ``False``: never; ``True``: whenever tqdm is installed (without it, a warning
+        and no bar). The events are the same either way.
 
     Returns
     -------
@@ -212,6 +280,61 @@ def screen(
     ...     ["patient", "detector", "harm", "session", "level", "value", "threshold", "evidence"])
     True
     """
+    if is_dask_frame(data):
+        return cast("pd.DataFrame", dispatch("screen", locals()))
+    return _screen(
+        data,
+        detectors=detectors,
+        instrument=instrument,
+        medications=medications,
+        patient=patient,
+        time=time,
+        score=score,
+        better=better,
+        risk_item=risk_item,
+        alliance=alliance,
+        attendance=attendance,
+        date=date,
+        therapist=therapist,
+        age=age,
+        ending=ending,
+        items=items,
+        secondary=secondary,
+        summary=summary,
+        progress=progress,
+        intake_sds=None,
+    )
+
+
+def _screen(
+    data: pd.DataFrame,
+    *,
+    detectors: str | Detector | Sequence[str | Detector] = "all",
+    instrument: str | _instruments.Instrument | None = None,
+    medications: pd.DataFrame | None = None,
+    patient: str = "patient",
+    time: str = "session",
+    score: str = "score",
+    better: str | None = None,
+    risk_item: str | None = None,
+    alliance: str | None = None,
+    attendance: str | None = None,
+    date: str | None = None,
+    therapist: str | None = None,
+    age: str | None = None,
+    ending: str | None = None,
+    items: Sequence[str] | None = None,
+    secondary: Mapping[str, str | None] | None = None,
+    summary: bool = False,
+    progress: bool | None = None,
+    intake_sds: Mapping[str, float] | None,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`screen`, with the whole sample's intake SDs when ``data`` is one part of it.
+
+    ``intake_sds`` (``{"score" or a secondary column: SD}``) is computed by the Dask engine in a
+    first pass over every partition and given to each one, so that the detectors that take an
+    SD from the intake scores use the whole sample's, as the pandas screen does.
+    """
     caller = "screen"
     check_dataframe(data, caller=caller)
     if not isinstance(summary, (bool, np.bool_)):
@@ -219,6 +342,7 @@ def screen(
             f"The 'summary' parameter of {caller}() must be True or False. Got {summary!r} "
             "instead. Suggestion: pass summary=True to get the per-patient summary too."
         )
+    progress = check_enabled(progress, caller=caller)
     detector_list = _resolve_detectors(detectors)
     inst = _instruments.get(instrument) if instrument is not None else None
     better = resolve_better(better, inst, caller=caller)
@@ -277,6 +401,7 @@ def screen(
         columns=explicit,
         medications=medications,
         options=options,
+        intake_sds=dict(intake_sds or {}),
     )
 
     problems = _scores_on_missed_sessions(screen_input, caller)
@@ -285,7 +410,9 @@ def screen(
     ran: list[str] = []
     skipped: list[dict[str, str]] = []
     seconds: dict[str, float] = {}
-    for detector in detector_list:
+    for detector in progress_bar(
+        detector_list, desc="screen", enabled=progress, postfix=lambda d: d.name
+    ):
         missing = detector.missing_inputs(screen_input)
         if missing:
             skipped.append({"detector": detector.name, "reason": "needs " + ", ".join(missing)})
@@ -316,29 +443,33 @@ def _scores_on_missed_sessions(screen_input: ScreenInput, caller: str) -> list[d
     forward). The score-based detectors still use it, as given: nothing is dropped silently,
     and the caller is told which rows to check.
     """
-    status = attendance_status(screen_input)
-    if status is None:
+    missed_session = attendance_in(screen_input, ["dna", "cancelled"])
+    if missed_session is None:
         return []
     frame = screen_input.long.frame
-    missed = np.isin(status, ["dna", "cancelled"]) & frame["score"].notna().to_numpy()
+    missed = missed_session & frame["score"].notna().to_numpy()
     if not missed.any():
         return []
     rows = np.flatnonzero(missed)
     column = screen_input.columns["attendance"]
     names = screen_input.long.columns
+    # only the rows the message shows, not a copy of whole columns
+    first = rows[:MAX_ROWS_SHOWN]
     shown = pd.DataFrame(
         {
-            str(names.get("patient", "patient")): frame["patient"].to_numpy(),
-            str(names.get("time", "time")): frame["time"].to_numpy(),
-            str(column): status,
-            str(names.get("score", "score")): frame["score"].to_numpy(),
+            str(names.get("patient", "patient")): frame["patient"].iloc[first].to_numpy(),
+            str(names.get("time", "time")): frame["time"].iloc[first].to_numpy(),
+            str(column): attendance_at(screen_input, first),
+            str(names.get("score", "score")): frame["score"].iloc[first].to_numpy(),
         },
-        index=frame.index,
+        index=frame.index[first],
     )
+    # positions into ``shown`` (its first rows), and as many as there are rows to report
+    positions = np.arange(len(rows))
     message = (
         f"{len(rows)} row(s) passed to {caller}() have a score although column {column!r} "
         f"(given as attendance=) marks the session 'dna' or 'cancelled'; "
-        f"{describe_rows(shown, rows, list(shown.columns))}. The scores are used as given. "
+        f"{describe_rows(shown, positions, list(shown.columns))}. The scores are used as given. "
         "Suggestion: check these rows; if the patient did attend, correct the attendance, "
         "otherwise remove the score."
     )

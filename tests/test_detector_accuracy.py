@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 import iatrogenic as ia
+from iatrogenic.detectors.registry import registered_names
 from iatrogenic.evaluation import evaluate
 
 N_PATIENTS = 2000
@@ -38,6 +39,7 @@ ALARM_BOUNDS: dict[str, tuple[str, float, float]] = {
     "sudden_loss": ("sudden_worsening", 0.58, 0.36),  # 0.688, 0.444
     "symptom_emergence": ("symptom_emergence", 0.90, 0.20),  # 0.975, 0.248
     "worsening_trajectory": ("deterioration", 0.80, 0.65),  # 0.875, 0.737
+    "worsening_class": ("deterioration", 0.80, 0.65),  # 0.875, 0.745
     "off_track": ("deterioration", 0.90, 0.25),  # 0.988, 0.329 (bundled reference model)
     "secondary_worsening": ("secondary_worsening", 0.95, 0.20),  # 1.000, 0.253
 }
@@ -56,7 +58,7 @@ def cohort() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     )
     options = ia.datasets.screen_options(medications)
     del options["secondary"]  # BHS only for secondary_worsening: GAD-7 rises with other harms
-    others = [name for name in ia.list_detectors()["name"] if name != "secondary_worsening"]
+    others = [name for name in registered_names() if name != "secondary_worsening"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ia.exceptions.DataQualityWarning)
         main = ia.screen(
@@ -77,7 +79,8 @@ def alarms(cohort) -> pd.DataFrame:
 
 
 def test_every_detector_is_scored(alarms):
-    assert set(alarms.index) == set(ia.list_detectors()["name"])
+    # every patient detector (the therapist-level "provider" is scored by evaluate_providers)
+    assert set(alarms.index) == set(registered_names())
     # Detectors added later get a row too; those with bounds must all be there.
     assert set(ALARM_BOUNDS) <= set(alarms.index)
 

@@ -224,3 +224,36 @@ def test_a_score_on_a_missed_session_is_reported_not_dropped():
     clean = data.assign(att="attended")
     assert ia.screen(clean, patient="pid", time="visit", score="phq9", instrument="phq9",
                      attendance="att").attrs["data_problems"] == []
+
+
+def test_whole_sample_intake_sds_make_a_part_screen_as_the_whole():
+    # A part of the data (a Dask partition) screened with the whole sample's intake SD gives
+    # exactly the whole screen's events for its patients; with its own SD it would not.
+    from iatrogenic.detectors import ReliableDeterioration, SuddenLoss
+    from iatrogenic.screen import _screen
+
+    data, _ = ia.datasets.simulate(n_patients=300, n_therapists=10, seed=3)
+    detectors = [ReliableDeterioration(reliability=0.84), SuddenLoss(reliability=0.84)]
+    options = {"score": "phq9", "detectors": detectors}
+    whole = ia.screen(data, **options)
+    first = data.groupby("patient")["phq9"].first()
+    sd = float(np.std(first.dropna().to_numpy(), ddof=1))
+    patients = sorted(data["patient"].unique())[:60]
+    part = data[data["patient"].isin(patients)]
+    expected = whole[whole["patient"].isin(patients)].reset_index(drop=True)
+    assert len(expected) > 5
+
+    given = _screen(part, **{**_defaults(), **options}, intake_sds={"score": sd})
+    pd.testing.assert_frame_equal(given.reset_index(drop=True), expected)
+    own = ia.screen(part, **options)
+    assert not own["threshold"].equals(given["threshold"])
+
+
+def _defaults() -> dict:
+    import inspect
+
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(ia.screen).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }

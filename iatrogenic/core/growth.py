@@ -35,6 +35,7 @@ from .._validation import (
     numeric_time,
     prepare_long,
 )
+from ..dask import dispatch, is_dask_frame
 from ..exceptions import (
     ConvergenceWarning,
     EmptyDataError,
@@ -1561,7 +1562,8 @@ def fit_growth(
     ----------
     data : DataFrame
         Long format: one row per patient and occasion. Rows with a missing score (or missing
-        covariate) are not used.
+        covariate) are not used. A ``dask.dataframe.DataFrame`` is fitted from per-patient
+        sums gathered over its partitions, to the same estimates (see ``docs/dask.md``).
     patient, time, score : str
         Column names. ``time`` must be numeric (session number, weeks, days).
     time_transform : {"linear", "log", "log1p", "quadratic", "piecewise"}, default "linear"
@@ -1658,6 +1660,83 @@ def fit_growth(
     >>> model.random_effects_.columns.tolist()
     ['patient', 'intercept', 'time', 'intercept_sd', 'time_sd', 'n_obs', 'reason']
     """
+    if is_dask_frame(data):
+        return dispatch("fit_growth", locals())
+    inputs = _growth_inputs(
+        data,
+        patient=patient,
+        time=time,
+        score=score,
+        time_transform=time_transform,
+        random=random,
+        covariates=covariates,
+        cluster=cluster,
+        method=method,
+        knot=knot,
+        time_interactions=time_interactions,
+        maxiter=maxiter,
+    )
+    start_theta = None if start is None else np.asarray(start, dtype=np.float64)
+    model = _fit_long(
+        inputs.long,
+        t=inputs.t,
+        valid=inputs.valid,
+        cov_names=inputs.plan.names,
+        cov_cols=inputs.cov_cols,
+        time_transform=inputs.time_transform,
+        random=inputs.random,
+        knot=inputs.knot,
+        reml=inputs.method == "REML",
+        time_interactions=inputs.time_interactions,
+        maxiter=inputs.maxiter,
+        start=start_theta,
+        cluster=cluster,
+        missing_reason="covariate missing" if inputs.covariates else None,
+    )
+    model._state.covariates = inputs.covariates
+    model._state.covariate_spec = inputs.plan.spec
+    return model
+
+
+@dataclass
+class _GrowthInputs:
+    """Validated options and data of a growth fit (what :func:`_growth_inputs` returns)."""
+
+    long: LongData
+    t: np.ndarray
+    valid: np.ndarray
+    plan: _Covariates
+    cov_cols: list[np.ndarray]
+    covariates: list[str]
+    time_transform: str
+    random: str
+    method: str
+    knot: float | None
+    time_interactions: bool
+    maxiter: int
+
+
+def _growth_inputs(
+    data: Any,
+    *,
+    patient: str,
+    time: str,
+    score: str,
+    time_transform: str,
+    random: str,
+    covariates: str | Sequence[str] | None,
+    cluster: str | None,
+    method: str,
+    knot: float | None,
+    time_interactions: bool,
+    maxiter: int,
+    plan: _Covariates | None = None,
+) -> _GrowthInputs:
+    """Check :func:`fit_growth`'s options and data; the rows a fit can use.
+
+    ``plan`` fixes the covariates' dummy coding (the Dask path takes the levels from the whole
+    data, not from one partition).
+    """
     time_transform = check_choice(
         time_transform, TIME_TRANSFORMS, name="time_transform", caller=_CALLER
     )
@@ -1712,33 +1791,28 @@ def fit_growth(
                 keyword=keyword,
                 caller=_CALLER,
             )
-    plan = _plan_covariates(frame, cov_list)
+    if plan is None:
+        plan = _plan_covariates(frame, cov_list)
     cov_cols = plan.columns(frame)
     valid = ~np.isnan(frame["score"].to_numpy())
     for col in cov_cols:
         valid &= ~np.isnan(col)
     if cluster is not None:
         valid &= frame[cluster].notna().to_numpy()
-    start_theta = None if start is None else np.asarray(start, dtype=np.float64)
-    model = _fit_long(
-        long,
+    return _GrowthInputs(
+        long=long,
         t=t,
         valid=valid,
-        cov_names=plan.names,
+        plan=plan,
         cov_cols=cov_cols,
+        covariates=cov_list,
         time_transform=time_transform,
         random=random,
+        method=method,
         knot=knot,
-        reml=method == "REML",
         time_interactions=bool(time_interactions),
         maxiter=int(maxiter),
-        start=start_theta,
-        cluster=cluster,
-        missing_reason="covariate missing" if cov_list else None,
     )
-    model._state.covariates = cov_list
-    model._state.covariate_spec = plan.spec
-    return model
 
 
 def _fit_long(
@@ -1759,15 +1833,77 @@ def _fit_long(
     missing_reason: str | None = None,
     quiet: bool = False,
 ) -> GrowthModel:
-    """Fit on validated long data; ``valid`` marks the rows used."""
+    """Fit on validated long data; ``valid`` marks the rows used.
+
+    The fit is :func:`_patient_sums` (per-patient sufficient statistics) followed by
+    :func:`_fit_sums` (the optimiser and the per-patient effects); the Dask path computes the
+    same sums per partition and calls :func:`_fit_sums` on them.
+    """
     frame = long.frame
-    rows = np.flatnonzero(valid)
+    rows, Xy, names = _design_rows(
+        frame, t, valid, cov_cols, cov_names, time_transform, knot, time_interactions
+    )
     if len(rows) == 0:
-        raise EmptyDataError(
-            f"No row of the data passed to {_CALLER}() has a score (and covariates) to fit. "
-            "Suggestion: check the score column."
-        )
-    _check_times(t[rows], time_transform, frame.iloc[rows].reset_index(drop=True), "time")
+        _raise_no_rows()
+    q = 1 if random == "intercept" else 2
+    codes = long.codes[rows]
+    sums = _patient_sums(Xy, q, codes, long.n_patients)
+    cluster_codes = None
+    clusters = None
+    patient_cluster = None
+    if cluster is not None:
+        first_rows = long.starts[:-1]
+        cvals = frame[cluster].to_numpy()[first_rows]
+        ckey, clusters_idx = pd.factorize(pd.Series(cvals), sort=True)
+        patient_cluster = ckey.astype(np.int64)
+        clusters = np.asarray(clusters_idx, dtype=object)
+        cluster_codes = patient_cluster[sums.counts > 0]
+    scored = ~np.isnan(frame["score"].to_numpy())
+    n_scored = np.add.reduceat(scored.astype(np.int64), long.starts[:-1])
+    return _fit_sums(
+        sums,
+        patients=long.patients.to_numpy(),
+        n_scored=n_scored,
+        names=names,
+        cov_names=cov_names,
+        columns=dict(long.columns),
+        time_transform=time_transform,
+        random=random,
+        knot=knot,
+        reml=reml,
+        time_interactions=time_interactions,
+        maxiter=maxiter,
+        start=start,
+        missing_reason=missing_reason,
+        quiet=quiet,
+        cluster=cluster,
+        clusters=clusters,
+        patient_cluster=patient_cluster,
+        cluster_codes=cluster_codes,
+    )
+
+
+def _raise_no_rows() -> None:
+    raise EmptyDataError(
+        f"No row of the data passed to {_CALLER}() has a score (and covariates) to fit. "
+        "Suggestion: check the score column."
+    )
+
+
+def _design_rows(
+    frame: pd.DataFrame,
+    t: np.ndarray,
+    valid: np.ndarray,
+    cov_cols: list[np.ndarray],
+    cov_names: list[str],
+    time_transform: str,
+    knot: float | None,
+    time_interactions: bool,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The rows used, their design ``[X y]`` and the names of the fixed-effect terms."""
+    rows = np.flatnonzero(valid)
+    if len(rows):
+        _check_times(t[rows], time_transform, frame.iloc[rows].reset_index(drop=True), "time")
     tr = t[rows]
     time_cols = _time_columns(tr, time_transform, knot)
     cols = [np.ones(len(rows))] + [c for _, c in time_cols]
@@ -1781,31 +1917,106 @@ def _fit_long(
                 cols.append(cov * tcol)
                 names.append(f"{cname}:{tname}")
     cols.append(frame["score"].to_numpy()[rows])
-    Xy = np.column_stack(cols)
-    q = 1 if random == "intercept" else 2
-    p = Xy.shape[1] - 1
-    if len(rows) <= p:
+    return rows, np.column_stack(cols), names
+
+
+@dataclass
+class _PatientSums:
+    """Per-patient sufficient statistics of ``[X y]``: what a fit needs from the rows.
+
+    ``counts`` covers every patient of the input (rows used per patient); ``B`` (as
+    :attr:`_Stats.B`) and ``cross`` (``(a, a, N)``: each patient's ``[X y]'[X y]``) cover the
+    patients with rows (``counts > 0``), in patient order. Each patient's sums depend on that
+    patient's rows only, so partitions holding whole patients give the same numbers.
+    """
+
+    q: int
+    counts: np.ndarray
+    B: list[np.ndarray]
+    cross: np.ndarray
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.counts.sum())
+
+
+def _patient_sums(Xy: np.ndarray, q: int, codes: np.ndarray, n_patients: int) -> _PatientSums:
+    """:class:`_PatientSums` of rows sorted by patient (``codes``: patient of each row)."""
+    counts = np.bincount(codes, minlength=n_patients)
+    a = Xy.shape[1]
+    present = np.flatnonzero(counts > 0)
+    if not len(present):
+        return _PatientSums(q, counts, [np.empty((a, 0)) for _ in range(q)], np.empty((a, a, 0)))
+    starts = np.searchsorted(codes, present)
+    B: list[np.ndarray] = []
+    for k in range(q):
+        Bk = np.empty((a, len(starts)))
+        for j in range(a):
+            if k == 0:
+                Bk[j] = np.add.reduceat(Xy[:, j], starts)
+            elif j < k:
+                Bk[j] = B[j][k]  # symmetric: sum X_j Z_k = sum X_k Z_j
+            else:
+                Bk[j] = np.add.reduceat(Xy[:, j] * Xy[:, k], starts)
+        B.append(Bk)
+    cross = np.empty((a, a, len(starts)))
+    for j in range(a):
+        for k in range(j, a):
+            if j < q:
+                cross[j, k] = B[j][k]
+            else:
+                cross[j, k] = np.add.reduceat(Xy[:, j] * Xy[:, k], starts)
+            cross[k, j] = cross[j, k]
+    return _PatientSums(q, counts, B, cross)
+
+
+def _fit_sums(
+    sums: _PatientSums,
+    *,
+    patients: np.ndarray,
+    n_scored: np.ndarray,
+    names: list[str],
+    cov_names: list[str],
+    columns: dict[str, str],
+    time_transform: str,
+    random: str,
+    knot: float | None,
+    reml: bool,
+    time_interactions: bool,
+    maxiter: int,
+    start: np.ndarray | None,
+    missing_reason: str | None = None,
+    quiet: bool = False,
+    cluster: str | None = None,
+    clusters: np.ndarray | None = None,
+    patient_cluster: np.ndarray | None = None,
+    cluster_codes: np.ndarray | None = None,
+) -> GrowthModel:
+    """Optimise on per-patient sums and compute every patient's effects.
+
+    ``patients`` and ``n_scored`` (rows with a score) cover every patient of the input, in the
+    order of ``sums.counts``.
+    """
+    q = sums.q
+    p = sums.cross.shape[0] - 1
+    n_rows = sums.n_obs
+    if n_rows == 0:
+        _raise_no_rows()
+    if n_rows <= p:
         raise InvalidValueError(
-            f"{_CALLER}() has {len(rows)} usable rows for {p} fixed effects. Suggestion: use "
+            f"{_CALLER}() has {n_rows} usable rows for {p} fixed effects. Suggestion: use "
             "more data or fewer covariates."
         )
-    codes = long.codes[rows]
-    n_pat_all = long.n_patients
-    counts = np.bincount(codes, minlength=n_pat_all)
+    counts = sums.counts
+    n_pat_all = len(counts)
     present = np.flatnonzero(counts > 0)
-    seg_starts = np.searchsorted(codes, present)
-    cluster_codes = None
-    clusters = None
-    patient_cluster = None
-    if cluster is not None:
-        first_rows = long.starts[:-1]
-        cvals = frame[cluster].to_numpy()[first_rows]
-        ckey, clusters_idx = pd.factorize(pd.Series(cvals), sort=True)
-        patient_cluster = ckey.astype(np.int64)
-        clusters = np.asarray(clusters_idx, dtype=object)
-        cluster_codes = patient_cluster[present]
-    st = _sufficient_stats(Xy, q, seg_starts, cluster_codes)
-    _raise_design_problem(st, long, names, cov_names, random)
+    st = _Stats(n_obs=n_rows, p=p, q=q, B=sums.B, XyXy=sums.cross.sum(axis=-1))
+    if cluster_codes is not None:
+        order = np.argsort(cluster_codes, kind="stable")
+        in_order = cluster_codes[order]
+        st.cluster_order = order
+        st.cluster_starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]])
+    _raise_design_problem(st, columns, names, cov_names, random)
     pooled = _pool(st)
     fit = _optimise(
         pooled if pooled is not None else st,
@@ -1820,7 +2031,7 @@ def _fit_long(
             "estimates are those at the best point found and model.converged_ is False. "
             "Suggestion: raise maxiter=, rescale time, or simplify the random effects.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     elif _is_singular(fit.theta, q, cluster is not None) and not quiet:
         warnings.warn(
@@ -1830,7 +2041,7 @@ def _fit_long(
             "data do not support this random-effects structure. Suggestion: random='intercept', "
             "or drop cluster= if its variance is 0.",
             SingularFitWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     ev = fit.ev
     n = st.n_obs
@@ -1882,12 +2093,8 @@ def _fit_long(
     reasons = np.full(n_pat_all, None, dtype=object)
     no_rows = counts == 0
     if no_rows.any():
-        raw_counts = np.diff(long.starts)
         reasons[no_rows] = missing_reason or "no observed score"
-        scored = ~np.isnan(frame["score"].to_numpy())
-        n_scored = np.add.reduceat(scored.astype(np.int64), long.starts[:-1])
         reasons[no_rows & (n_scored == 0)] = "no observed score"
-        del raw_counts
     state = _State(
         method="REML" if reml else "ML",
         time_transform=time_transform,
@@ -1907,7 +2114,7 @@ def _fit_long(
         n_iter=fit.n_iter,
         n_eval=fit.n_eval,
         message=fit.message,
-        patients=long.patients.to_numpy(),
+        patients=patients,
         effects=effects,
         effects_cov=effects_cov,
         n_patient_obs=counts.astype(np.int64),
@@ -1917,7 +2124,7 @@ def _fit_long(
         cluster_effects=cl_eff,
         cluster_effects_var=cl_var,
         patient_cluster=patient_cluster,
-        columns=dict(long.columns),
+        columns=dict(columns),
     )
     return GrowthModel(state)
 
@@ -1935,13 +2142,12 @@ def _raise_too_few_observations(n_obs: int, n_patients: int, q: int, where: str)
 
 
 def _raise_design_problem(
-    st: _Stats, long: LongData, names: list[str], cov_names: list[str], random: str
+    st: _Stats, columns: dict[str, str], names: list[str], cov_names: list[str], random: str
 ) -> None:
     """Refuse a model that cannot be estimated, naming the cause and the column."""
     problem = _design_problem(st)
     n_patients = st.B[0].shape[1]
     q = st.q
-    columns = long.columns
     where = f"the {st.n_obs} usable rows of {n_patients} patient{'s' if n_patients != 1 else ''}"
     if problem is None:
         if st.n_obs <= q * n_patients:

@@ -10,6 +10,7 @@ differences from clinicalsignificance.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ from .._validation import (
     prepare_long,
     resolve_better,
 )
+from ..dask import dispatch, is_dask_frame
 from ..exceptions import EmptyDataError, InvalidValueError, ParameterError, ParameterTypeError
 from ..instruments import registry
 from . import rci as _rci
@@ -42,15 +44,61 @@ _CALLER = "reliable_change"
 _HLM_MIN_SCORES = 3
 
 
+@dataclass(frozen=True)
+class SampleStatistics:
+    """Statistics of the pre and post scores over the patients with both (as R computes them).
+
+    The RCI methods other than JT, the HA cut-offs and the norms taken from the data use them;
+    they depend on the whole sample, so the Dask path computes them once over every partition.
+    """
+
+    n_used: int
+    m_pre: float
+    m_post: float
+    sd_pre: float
+    sd_post: float
+    correlation: float = math.nan
+
+
+def sample_statistics(
+    pre_used: np.ndarray, post_used: np.ndarray, *, correlation: bool = False
+) -> SampleStatistics:
+    """Means, SDs (``ddof=1``) and, for HA, the pre-post correlation of the patients used.
+
+    ``pre_used`` and ``post_used`` are in patient order (as the pandas path holds them), so that
+    the sums are the same floating-point numbers on every path.
+    """
+    n_used = len(pre_used)
+    m_pre, m_post = float(pre_used.mean()), float(post_used.mean())
+    sd_pre = float(pre_used.std(ddof=1)) if n_used > 1 else math.nan
+    sd_post = float(post_used.std(ddof=1)) if n_used > 1 else math.nan
+    rho = math.nan
+    # HA checks the post SD before it needs the correlation
+    if correlation and n_used > 1 and sd_post > 0:
+        centred_pre, centred_post = pre_used - m_pre, post_used - m_post
+        rho = float(np.dot(centred_pre, centred_post) / math.sqrt(
+            np.dot(centred_pre, centred_pre) * np.dot(centred_post, centred_post)))
+    return SampleStatistics(n_used, m_pre, m_post, sd_pre, sd_post, rho)
+
+
 def _plain(value: Any) -> Any:
     """A numpy scalar as the matching Python scalar (for ``attrs`` and messages)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
 def _occasion_rows(
-    times: pd.Series, occasion: Any, codes: np.ndarray, n_patients: int, keyword: str
+    times: pd.Series,
+    occasion: Any,
+    codes: np.ndarray,
+    n_patients: int,
+    keyword: str,
+    must_exist: bool = True,
 ) -> np.ndarray:
-    """Row of each patient at ``occasion`` (-1 where the patient has no such row)."""
+    """Row of each patient at ``occasion`` (-1 where the patient has no such row).
+
+    ``must_exist=False`` (a partition of the data, whose other partitions may have the
+    occasion) returns -1 everywhere instead of refusing an occasion no row has.
+    """
     try:
         mask = (times == occasion).to_numpy(dtype=bool, na_value=False)
     except (TypeError, ValueError) as error:
@@ -58,18 +106,23 @@ def _occasion_rows(
             f"The {keyword!r} parameter of {_CALLER}() must be a value of the occasion column; "
             f"{occasion!r} cannot be compared with it ({error})."
         ) from None
-    if not mask.any():
-        shown = ", ".join(repr(_plain(v)) for v in pd.unique(times)[:10])
-        raise ParameterError(
-            f"The {keyword!r} parameter of {_CALLER}() names occasion {occasion!r}, but the "
-            f"occasion column (given as time=) has no such value. Occasions in the data "
-            f"include: {shown}. Suggestion: pass {keyword}= one of these, or leave it None for "
-            f"the {'first' if keyword == 'pre' else 'last'} observed score."
-        )
+    if not mask.any() and must_exist:
+        raise _missing_occasion(keyword, occasion, pd.unique(times))
     rows = np.full(n_patients, -1, dtype=np.int64)
     positions = np.flatnonzero(mask)
     rows[codes[positions]] = positions
     return rows
+
+
+def _missing_occasion(keyword: str, occasion: Any, occasions: Any) -> ParameterError:
+    """The error for an occasion no row has; ``occasions`` in the sorted data's order."""
+    shown = ", ".join(repr(_plain(v)) for v in list(occasions)[:10])
+    return ParameterError(
+        f"The {keyword!r} parameter of {_CALLER}() names occasion {occasion!r}, but the "
+        f"occasion column (given as time=) has no such value. Occasions in the data "
+        f"include: {shown}. Suggestion: pass {keyword}= one of these, or leave it None for "
+        f"the {'first' if keyword == 'pre' else 'last'} observed score."
+    )
 
 
 def _first_last(
@@ -137,7 +190,9 @@ def reliable_change(
     Parameters
     ----------
     data : DataFrame
-        Long format: one row per patient and occasion.
+        Long format: one row per patient and occasion. A ``dask.dataframe.DataFrame`` gives a
+        lazy Dask DataFrame of the same rows, the sample-wide statistics computed over every
+        partition first (see ``docs/dask.md``).
     patient, time, score : str
         Column names of the patient id, the occasion and the score.
     pre, post : scalar, optional
@@ -273,6 +328,73 @@ def reliable_change(
     >>> round(out.attrs["critical_value"] * out.attrs["s_diff"], 2)
     4.6
     """
+    if is_dask_frame(data):
+        return dispatch("reliable_change", locals())
+    return _reliable_change(
+        data,
+        patient=patient,
+        time=time,
+        score=score,
+        pre=pre,
+        post=post,
+        instrument=instrument,
+        reliability=reliability,
+        reliability_post=reliability_post,
+        sd=sd,
+        method=method,
+        cutoff=cutoff,
+        cutoff_type=cutoff_type,
+        cutoff_method=cutoff_method,
+        clinical=clinical,
+        functional=functional,
+        better=better,
+        alpha=alpha,
+        rule=rule,
+        boundary=boundary,
+        group=group,
+        cutoff_sd=cutoff_sd,
+        fixed_points=fixed_points,
+    )
+
+
+def _reliable_change(
+    data: pd.DataFrame,
+    *,
+    patient: str = "patient",
+    time: str = "session",
+    score: str = "score",
+    pre: Any = None,
+    post: Any = None,
+    instrument: str | registry.Instrument | None = None,
+    reliability: float | None = None,
+    reliability_post: float | None = None,
+    sd: float | None = None,
+    method: str | None = "JT",
+    cutoff: float | Literal["caseness"] | None = None,
+    cutoff_type: Literal["a", "b", "c"] | None = None,
+    cutoff_method: Literal["JT", "HA"] | None = None,
+    clinical: tuple[float, float] | None = None,
+    functional: tuple[float, float] | None = None,
+    better: Literal["lower", "higher"] | None = None,
+    alpha: float = 0.05,
+    rule: Literal["statistical", "fixed"] = "statistical",
+    boundary: Literal["strict", "inclusive"] = "strict",
+    group: str | None = None,
+    cutoff_sd: Literal["functional", "clinical"] = "functional",
+    fixed_points: float | None = None,
+    sample: SampleStatistics | None = None,
+    pairs_only: bool = False,
+    hlm: HLMFit | None = None,
+) -> pd.DataFrame:
+    """:func:`reliable_change`, optionally with the sample statistics given.
+
+    ``sample`` replaces the statistics over the patients used that the pandas path computes
+    from ``data`` (the Dask path computes them over every partition first); ``pairs_only``
+    returns each patient's pre and post score and whether both exist (``patient, pre, post,
+    used``) right after they are chosen, for that first pass; it takes ``data`` as a part of
+    the data, where a named occasion may be absent. ``hlm`` gives the HLM method's
+    fit of the whole sample (the Dask path fits it over every partition).
+    """
     method = check_choice(method, (*METHODS, None), name="method", caller=_CALLER)
     if method == "HLM":
         _check_hlm_options(pre=pre, post=post, rule=rule)
@@ -390,6 +512,8 @@ def reliable_change(
     valid = ~np.isnan(scores)
     order = long.order
 
+    # a part of the data (the Dask path) may lack a named occasion that others have
+    whole = sample is None and not pairs_only
     if pre is not None and post is not None and _plain(pre) == _plain(post):
         raise ParameterError(
             f"The 'pre' and 'post' parameters of {_CALLER}() name the same occasion "
@@ -405,10 +529,10 @@ def reliable_change(
             reason_codes[mask] = len(reasons) - 1
 
     if pre is not None:
-        pre_rows = _occasion_rows(frame["time"], pre, codes, n_pat, "pre")
+        pre_rows = _occasion_rows(frame["time"], pre, codes, n_pat, "pre", whole)
     if post is not None:
-        post_rows = _occasion_rows(frame["time"], post, codes, n_pat, "post")
-    if pre is not None and post is not None:
+        post_rows = _occasion_rows(frame["time"], post, codes, n_pat, "post", whole)
+    if pre is not None and post is not None and (pre_rows >= 0).any() and (post_rows >= 0).any():
         pre_key = order[pre_rows[pre_rows >= 0][0]]
         post_key = order[post_rows[post_rows >= 0][0]]
         if pre_key > post_key:
@@ -452,12 +576,18 @@ def reliable_change(
     if method == "HLM":
         used &= n_valid >= _HLM_MIN_SCORES
     n_used = int(used.sum())
+    if pairs_only:
+        pairs = pd.DataFrame({"patient": long.patients.to_numpy(), "pre": pre_scores,
+                              "post": post_scores, "used": used})
+        # which named occasions this part of the data has, and its occasions for the message
+        pairs.attrs["found"] = {"pre": bool((pre_rows >= 0).any()),
+                                "post": bool((post_rows >= 0).any())}
+        pairs.attrs["occasions"] = pd.unique(frame["time"])
+        return pairs
+    if sample is not None:
+        n_used = sample.n_used
     if n_used == 0 and method == "HLM":
-        raise EmptyDataError(
-            f"No patient in the data passed to {_CALLER}() has the {_HLM_MIN_SCORES} observed "
-            f"scores that method='HLM' needs ({n_pat} patients). Suggestion: use a pre-post "
-            "method such as method='JT'."
-        )
+        _raise_no_hlm_patients(n_pat)
     if n_used == 0:
         # Every patient keeps its row and reason, as when only some patients lack a pair
         # (issue 10); what needs data (an SD from the data, HA, a cut-off from the data, the
@@ -495,10 +625,10 @@ def reliable_change(
         return empty
 
     # --- sample statistics over the patients used (as clinicalsignificance) ------------------
-    pre_used, post_used = pre_scores[used], post_scores[used]
-    m_pre, m_post = float(pre_used.mean()), float(post_used.mean())
-    sd_pre = float(pre_used.std(ddof=1)) if n_used > 1 else math.nan
-    sd_post = float(post_used.std(ddof=1)) if n_used > 1 else math.nan
+    if sample is None:
+        sample = sample_statistics(pre_scores[used], post_scores[used],
+                                   correlation=method == "HA")
+    m_pre, m_post, sd_pre, sd_post = sample.m_pre, sample.m_post, sample.sd_pre, sample.sd_post
     if sd_arg is None:
         sd_value, sd_source = sd_pre, "data"
     else:
@@ -528,7 +658,12 @@ def reliable_change(
         rci = change / points
         critical = 1.0
     elif method == "HLM":
-        rci, consts = _rci_hlm(frame, codes, valid, used, time)
+        if hlm is None:
+            rci, consts = _rci_hlm(frame, codes, valid, used, time)
+        else:
+            _hlm_times(frame, time)
+            rci = hlm.rci.reindex(long.patients).to_numpy(dtype=np.float64, na_value=np.nan)
+            consts = dict(hlm.constants)
         attrs.update(consts)
         attrs["n_obs"] = n_valid
         # clinicalsignificance compares the HLM z with the literal 1.96 (its .calc_improvement
@@ -559,9 +694,7 @@ def reliable_change(
         else:  # HA
             need(sd_post, "the SD of the post scores", "HA needs at least two patients with "
                  "both scores and varying post scores; use method='JT'.")
-            centred_pre, centred_post = pre_used - m_pre, post_used - m_post
-            correlation = float(np.dot(centred_pre, centred_post) / math.sqrt(
-                np.dot(centred_pre, centred_pre) * np.dot(centred_post, centred_post)))
+            correlation = sample.correlation
             rci, consts = _rci.rci_ha(pre_scores, post_scores, sd=sd_value, reliability=r,
                                       m_pre=m_pre, m_post=m_post, sd_post=sd_post,
                                       correlation=correlation)
@@ -732,6 +865,14 @@ def _patient_groups(
     return values
 
 
+def _raise_no_hlm_patients(n_patients: int) -> None:
+    raise EmptyDataError(
+        f"No patient in the data passed to {_CALLER}() has the {_HLM_MIN_SCORES} observed "
+        f"scores that method='HLM' needs ({n_patients} patients). Suggestion: use a pre-post "
+        "method such as method='JT'."
+    )
+
+
 def _check_hlm_options(*, pre: Any, post: Any, rule: str) -> None:
     """HLM uses every observed occasion and a statistical criterion."""
     for name, value in (("pre", pre), ("post", post)):
@@ -758,13 +899,7 @@ def _rci_hlm(
     """
     from .growth import fit_growth
 
-    times = frame["time"]
-    if pd.api.types.is_bool_dtype(times) or not pd.api.types.is_numeric_dtype(times):
-        raise ParameterError(
-            f"method='HLM' in {_CALLER}() fits a linear growth model on the raw occasion values, "
-            f"so column {time!r} (given as time=) must be numeric; got dtype {times.dtype}. "
-            "Suggestion: code the occasions as numbers (e.g. 0, 1, 2...)."
-        )
+    times = _hlm_times(frame, time)
     rows = valid & used[codes]
     subset = pd.DataFrame({
         "patient": codes[rows],
@@ -772,10 +907,38 @@ def _rci_hlm(
         "score": frame["score"].to_numpy(dtype=np.float64)[rows],
     })
     model = fit_growth(subset, time_transform="linear", random="slope", method="REML")
-    effects = model.random_effects_
+    fit = hlm_fit(model)
     rci = np.full(len(used), np.nan)
-    position = effects["patient"].to_numpy(dtype=np.int64)
-    rci[position] = (effects["time"] / effects["time_sd"]).to_numpy()
+    rci[fit.rci.index.to_numpy(dtype=np.int64)] = fit.rci.to_numpy()
+    return rci, dict(fit.constants)
+
+
+def _hlm_times(frame: pd.DataFrame, time: str) -> pd.Series:
+    """The occasion column, which HLM fits on as raw numbers."""
+    times = frame["time"]
+    if pd.api.types.is_bool_dtype(times) or not pd.api.types.is_numeric_dtype(times):
+        raise ParameterError(
+            f"method='HLM' in {_CALLER}() fits a linear growth model on the raw occasion values, "
+            f"so column {time!r} (given as time=) must be numeric; got dtype {times.dtype}. "
+            "Suggestion: code the occasions as numbers (e.g. 0, 1, 2...)."
+        )
+    return times
+
+
+@dataclass(frozen=True)
+class HLMFit:
+    """The HLM method's index per patient (``rci``, indexed by patient) and the fit's constants
+    (``hlm_*`` attributes)."""
+
+    rci: pd.Series
+    constants: dict[str, Any]
+
+
+def hlm_fit(model: Any) -> HLMFit:
+    """The HLM index (EB slope / its conditional SD) and constants of a fitted growth model."""
+    effects = model.random_effects_
+    rci = pd.Series((effects["time"] / effects["time_sd"]).to_numpy(),
+                    index=pd.Index(effects["patient"].to_numpy()))
     cov = model.random_effects_cov_.to_numpy()
     consts: dict[str, Any] = {
         "hlm_fixef_intercept": float(model.fixed_effects_["intercept"]),
@@ -789,4 +952,4 @@ def _rci_hlm(
         "hlm_reml_criterion": float(model.reml_criterion_ or math.nan),
         "hlm_converged": bool(model.converged_),
     }
-    return rci, consts
+    return HLMFit(rci=rci, constants=consts)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_number, describe_rows, prepare_long
+from ..dask import dispatch, is_dask_frame
 from ..exceptions import OutOfRangeError, ParameterError
 from ..instruments import registry
 
@@ -80,6 +81,8 @@ def talking_therapies_outcomes(
     ----------
     data : DataFrame
         Long format: one row per patient and session, with a depression and an anxiety column.
+        A ``dask.dataframe.DataFrame`` gives a lazy Dask DataFrame of the same rows (see
+        ``docs/dask.md``).
     patient, time : str
         Columns of the patient id and the session (any orderable occasion).
     depression, anxiety : str
@@ -116,6 +119,8 @@ def talking_therapies_outcomes(
     0        1       True                  True                   False
     1        2      False                 False                    True
     """
+    if is_dask_frame(data):
+        return dispatch("talking_therapies_outcomes", locals())
     dep_inst, dep_points = _instrument_rules(depression_instrument, "depression_instrument",
                                              depression_points)
     anx_inst, anx_points = _instrument_rules(anxiety_instrument, "anxiety_instrument",

@@ -8,8 +8,8 @@ import pandas as pd
 from .. import instruments as _instruments
 from .._validation import check_number
 from ..exceptions import UnknownNameError
-from ._sequences import column_values, observed_rows, onsets, previous_in_group
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from ._sequences import column_values, observed_rows, onsets, patient_ids, previous_in_group
+from .base import Detector, ScreenInput, empty_events, join_texts, label, labels, make_events
 from .registry import register_detector
 
 __all__ = ["AllianceRupture"]
@@ -121,26 +121,28 @@ class AllianceRupture(Detector):
         frame = data.long.frame
         times = frame["time"].to_numpy()
         prev_rows = previous_in_group(rows, codes, fill=-1).astype(np.int64)
-        evidence = []
-        for k in picked:
-            before = (
-                f" (previous {label(values[prev_rows[k]])} at session "
-                f"{label(times[prev_rows[k]])})"
-                if prev_rows[k] >= 0
-                else " (first rating)"
-            )
-            reasons = []
-            if dropped[k]:
-                reasons.append(f"fell {label(fall[k])} points (>= {label(self.drop)})")
-            if below[k]:
-                reasons.append(f"below the concern threshold {label(threshold)}")
-            evidence.append(
-                f"{column} {label(score[k])} at session {label(times[rows[k]])}{before}: "
-                + "; ".join(reasons)
-            )
+        previous = prev_rows[picked]
+        has_previous = previous >= 0
+        before = np.full(len(picked), " (first rating)", dtype=object)
+        before[has_previous] = (
+            " (previous " + labels(values[previous[has_previous]]) + " at session "
+            + labels(times[previous[has_previous]]) + ")"
+        )
+        reasons = join_texts(
+            len(picked),
+            [
+                (dropped[picked], "fell " + labels(fall[picked][dropped[picked]])
+                 + f" points (>= {label(self.drop)})"),
+                (below[picked], f"below the concern threshold {label(threshold)}"),
+            ],
+        )
+        evidence = (
+            f"{column} " + labels(score[picked]) + " at session " + labels(times[rows[picked]])
+            + before + ": " + reasons
+        )
         return make_events(
             self,
-            patient=frame["patient"].to_numpy()[rows[picked]],
+            patient=patient_ids(data, rows[picked]),
             session=times[rows[picked]],
             level=np.where(dropped[picked], "alarm", "warning"),
             value=np.where(dropped[picked], fall[picked], score[picked]),

@@ -12,7 +12,7 @@ a batch screen and a live monitor.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,7 +29,10 @@ __all__ = [
     "Detector",
     "ScreenInput",
     "empty_events",
+    "formatted",
+    "join_texts",
     "label",
+    "labels",
     "make_events",
 ]
 
@@ -84,6 +87,10 @@ class ScreenInput:
         The medication table, when given.
     options : dict
         Any further keyword inputs (``items``, ``secondary``...).
+    intake_sds : dict
+        The whole sample's SDs of the intake (first observed) scores by column (``"score"`` or a
+        secondary column), when this input is one part of the data (a partition of the Dask
+        engine); empty otherwise. See :meth:`intake_sd`.
     """
 
     long: LongData
@@ -92,6 +99,7 @@ class ScreenInput:
     columns: dict[str, str] = field(default_factory=dict)
     medications: pd.DataFrame | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    intake_sds: dict[str, float] = field(default_factory=dict)
     # per-row arrays derived from the input that several detectors need (read-only)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -103,6 +111,15 @@ class ScreenInput:
                 value.setflags(write=False)
             self._derived[key] = value
         return self._derived[key]
+
+    def intake_sd(self, column: str, intake: np.ndarray) -> float:
+        """The SD (``ddof=1``) of the patients' intake scores on ``column`` (``"score"`` or a
+        secondary column): the whole sample's when :attr:`intake_sds` has it, else that of the
+        observed values of ``intake`` (NaN with fewer than two)."""
+        if column in self.intake_sds:
+            return float(self.intake_sds[column])
+        observed = intake[~np.isnan(intake)]
+        return float(np.std(observed, ddof=1)) if len(observed) > 1 else float("nan")
 
     def has(self, need: str) -> bool:
         """True when the input ``need`` ("score", a column keyword, "medications") exists."""
@@ -167,8 +184,17 @@ class Detector(ABC):
 
 
 def label(value: Any) -> str:
-    """A session or score as it reads in evidence text: ``3``, ``pre``, ``2024-01-08``."""
-    if isinstance(value, np.generic):
+    """A session or score as it reads in evidence text: ``3``, ``pre``, ``2024-01-08``.
+
+    Examples
+    --------
+    >>> label(np.float64(3.0)), label("pre"), label(np.datetime64("2024-01-08T00:00", "ns"))
+    ('3', 'pre', '2024-01-08')
+    """
+    if isinstance(value, np.datetime64):
+        # not .item(): a nanosecond datetime64 would become an integer of nanoseconds
+        value = pd.Timestamp(value)
+    elif isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -179,6 +205,73 @@ def label(value: Any) -> str:
             else str(pd.Timestamp(value))
         )
     return str(value)
+
+
+def labels(values: Any, text: Callable[[Any], str] = label) -> np.ndarray:
+    """``text`` (default :func:`label`) of every entry of an array, as an object array of str.
+
+    Each distinct value is turned into text once (an array of sessions or scores holds few), so
+    the evidence of a million events costs a few thousand calls; the result is exactly
+    ``[text(v) for v in values]``.
+
+    Examples
+    --------
+    >>> labels(np.array([3.0, 2.5, 3.0])).tolist()
+    ['3', '2.5', '3']
+    >>> labels(np.array([14.0, 2.25]), lambda v: f"{v:.1f}").tolist()
+    ['14.0', '2.2']
+    """
+    values = np.asarray(values)
+    # Distinct values of an object array are only safe to share when all are str: pandas would
+    # merge 1, 1.0 and True (or None and NaN), whose texts differ.
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) != "string":
+        return np.array([text(value) for value in values.ravel()], dtype=object).reshape(
+            values.shape
+        )
+    if values.dtype.kind == "f":
+        # by bit pattern: pandas would merge -0.0 with 0.0, which format differently
+        codes, bits = pd.factorize(values.ravel().view(f"i{values.dtype.itemsize}"))
+        distinct = np.asarray(bits).view(values.dtype)
+    else:
+        codes, distinct = pd.factorize(values.ravel(), use_na_sentinel=False)
+        # iterate over an array of the input's dtype, so ``text`` sees the input's scalar types
+        distinct = np.asarray(distinct, dtype=values.dtype)
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = [text(value) for value in distinct]
+    return texts[codes].reshape(values.shape)
+
+
+def formatted(values: Any, spec: str) -> np.ndarray:
+    """``format(v, spec)`` of every entry of an array (e.g. ``spec="g"``), as an object array.
+
+    Examples
+    --------
+    >>> formatted(np.array([14.0, 2.25]), "g").tolist()
+    ['14', '2.25']
+    """
+    return labels(values, lambda value: format(value, spec))
+
+
+def join_texts(n: int, parts: Iterable[tuple[np.ndarray, Any]], sep: str = "; ") -> np.ndarray:
+    """Per event, the texts of the parts that apply to it, joined by ``sep``.
+
+    Each part is ``(applies, texts)``: a boolean mask over the ``n`` events and the texts (an
+    object array of str, or one str) of the events where it applies. Events without any part get
+    ``""``.
+
+    Examples
+    --------
+    >>> join_texts(3, [(np.array([True, False, True]), np.array(["a", "b"], dtype=object)),
+    ...                (np.array([True, True, False]), "c")]).tolist()
+    ['a; c', 'c', 'b']
+    """
+    out = np.full(n, "", dtype=object)
+    started = np.zeros(n, dtype=bool)
+    for applies, texts in parts:
+        separator = np.where(started[applies], sep, "").astype(object)
+        out[applies] = out[applies] + separator + texts
+        started |= applies
+    return out
 
 
 def empty_events() -> pd.DataFrame:
@@ -201,16 +294,22 @@ def make_events(
     n = len(patient)
     if n == 0:
         return empty_events()
-    frame = pd.DataFrame(
+    columns = {
+        "patient": patient,
+        "detector": np.full(n, detector.name, dtype=object),
+        "harm": np.full(n, detector.harm, dtype=object),
+        "session": np.asarray(session, dtype=object),
+        "level": np.broadcast_to(np.asarray(level, dtype=object), (n,)).copy(),
+        "value": np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy(),
+        "threshold": np.broadcast_to(np.asarray(threshold, dtype=np.float64), (n,)).copy(),
+        "evidence": np.asarray(evidence, dtype=object),
+    }
+    # Each column as a Series of its final dtype: from a bare object array of str, pandas 3
+    # would infer its Arrow string dtype, and turning that back into objects costs about a
+    # second per million events and column.
+    return pd.DataFrame(
         {
-            "patient": patient,
-            "detector": np.full(n, detector.name, dtype=object),
-            "harm": np.full(n, detector.harm, dtype=object),
-            "session": np.asarray(session, dtype=object),
-            "level": np.broadcast_to(np.asarray(level, dtype=object), (n,)).copy(),
-            "value": np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy(),
-            "threshold": np.broadcast_to(np.asarray(threshold, dtype=np.float64), (n,)).copy(),
-            "evidence": np.asarray(evidence, dtype=object),
+            name: pd.Series(column, dtype=EVENT_COLUMNS[name], copy=False)
+            for name, column in columns.items()
         }
     )
-    return frame.astype(EVENT_COLUMNS)

@@ -8,7 +8,8 @@ import pandas as pd
 from .._validation import check_choice, check_fraction, check_positive
 from ..core.rci import critical_difference
 from ..exceptions import ParameterError
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from ._sequences import patient_ids
+from .base import Detector, ScreenInput, empty_events, formatted, labels, make_events
 from .registry import register_detector
 
 __all__ = ["ReliableDeterioration"]
@@ -159,8 +160,7 @@ class ReliableDeterioration(Detector):
             reliability = instrument.reliability
         sd = self.sd if self.sd is not None else (instrument.sd if instrument else None)
         if sd is None:
-            observed = intake[~np.isnan(intake)]
-            sd = float(np.std(observed, ddof=1)) if len(observed) > 1 else float("nan")
+            sd = data.intake_sd("score", intake)
         if reliability is None or not np.isfinite(sd) or sd <= 0:
             return None
         return critical_difference(sd, reliability, alpha=self.alpha)
@@ -205,7 +205,7 @@ class ReliableDeterioration(Detector):
         evidence = self._evidence(data, hits, intake_rows, worsening[onset], threshold)
         return make_events(
             self,
-            patient=frame["patient"].to_numpy()[hits],
+            patient=patient_ids(data, hits),
             session=frame["time"].to_numpy()[hits],
             level="alarm",
             value=worsening[onset],
@@ -220,7 +220,7 @@ class ReliableDeterioration(Detector):
         intake_rows: np.ndarray,
         worsening: np.ndarray,
         threshold: float,
-    ) -> list[str]:
+    ) -> np.ndarray:
         frame = data.long.frame
         score = frame["score"].to_numpy()
         time = frame["time"].to_numpy()
@@ -234,9 +234,12 @@ class ReliableDeterioration(Detector):
         caseness = data.instrument.caseness if data.instrument else None
         if caseness is not None:
             harmed = ~caseness.is_clinical(score[intake_rows]) & caseness.is_clinical(score[hits])
-        return [
-            f"score {score[i]:g} at session {label(time[i])} vs intake {score[j]:g} at session "
-            f"{label(time[j])}: {w:+g} points worse ({rule})"
-            + ("; moved from the functional into the clinical range (harmed)" if h else "")
-            for i, j, w, h in zip(hits, intake_rows, worsening, harmed, strict=True)
-        ]
+        return (
+            "score " + formatted(score[hits], "g") + " at session " + labels(time[hits])
+            + " vs intake " + formatted(score[intake_rows], "g") + " at session "
+            + labels(time[intake_rows]) + ": " + formatted(worsening, "+g")
+            + f" points worse ({rule})"
+            + np.where(
+                harmed, "; moved from the functional into the clinical range (harmed)", ""
+            ).astype(object)
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -11,10 +13,11 @@ from ._sequences import (
     column_values,
     observed_rows,
     onsets,
+    patient_ids,
     previous_in_group,
     run_lengths,
 )
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from .base import Detector, ScreenInput, empty_events, join_texts, label, labels, make_events
 from .registry import register_detector
 
 __all__ = ["RiskItemSignal"]
@@ -168,28 +171,20 @@ class RiskItemSignal(Detector):
         times = frame["time"].to_numpy()
         prev_rows = previous_in_group(rows, codes, fill=-1).astype(np.int64)
         picked = np.flatnonzero(hit)
-        evidence = [
-            self._evidence(
-                column, item[k], times[rows[k]],
-                None if prev_rows[k] < 0 else (values[prev_rows[k]], times[prev_rows[k]]),
-                reasons=[
-                    text
-                    for flag, text in (
-                        (at_max[k], f"reached the item's maximum {label(maximum)}"),
-                        (jumped[k], f"jump of {label(rise[k])} (>= {label(self.jump)})"),
-                        (from_zero[k], "rose from 0 (any positive response warrants "
-                         "assessment)"),
-                        (persistent[k], f"non-zero at {run[k]} consecutive observed sessions "
-                         f"(>= {label(self.persist)})"),
-                    )
-                    if flag
-                ],
-            )
-            for k in picked
-        ]
+        evidence = self._evidence(
+            column, rows[picked], item[picked], times, values, prev_rows[picked],
+            [
+                (at_max[picked], f"reached the item's maximum {label(maximum)}"),
+                (jumped[picked], "jump of " + labels(rise[picked][jumped[picked]])
+                 + f" (>= {label(self.jump)})"),
+                (from_zero[picked], "rose from 0 (any positive response warrants assessment)"),
+                (persistent[picked], "non-zero at " + labels(run[picked][persistent[picked]])
+                 + f" consecutive observed sessions (>= {label(self.persist)})"),
+            ],
+        )
         return make_events(
             self,
-            patient=frame["patient"].to_numpy()[rows[picked]],
+            patient=patient_ids(data, rows[picked]),
             session=times[rows[picked]],
             level=np.where(alarm[picked], "alarm", "warning"),
             value=value[picked],
@@ -200,18 +195,24 @@ class RiskItemSignal(Detector):
     @staticmethod
     def _evidence(
         column: str,
-        value: float,
-        time: object,
-        previous: tuple[float, object] | None,
-        reasons: list[str],
-    ) -> str:
-        now = f"{column} {label(value)} at session {label(time)}"
-        before = (
-            f" (previous {label(previous[0])} at session {label(previous[1])})"
-            if previous is not None
-            else " (first observed value)"
+        rows: np.ndarray,
+        item: np.ndarray,
+        times: np.ndarray,
+        values: np.ndarray,
+        previous: np.ndarray,
+        reasons: list[tuple[np.ndarray, Any]],
+    ) -> np.ndarray:
+        """The evidence of the events at ``rows`` (``previous``: the prior observed row or -1)."""
+        before = np.full(len(rows), " (first observed value)", dtype=object)
+        known = previous >= 0
+        before[known] = (
+            " (previous " + labels(values[previous[known]]) + " at session "
+            + labels(times[previous[known]]) + ")"
         )
-        return now + before + ": " + "; ".join(reasons)
+        return (
+            f"{column} " + labels(item) + " at session " + labels(times[rows]) + before + ": "
+            + join_texts(len(rows), reasons)
+        )
 
     @staticmethod
     def _check_range(

@@ -14,7 +14,8 @@ from .. import instruments as _instruments
 from .._validation import check_choice, check_fraction, check_positive
 from ..core.rci import critical_difference
 from ..exceptions import DataQualityWarning, ParameterTypeError
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from ._sequences import patient_ids
+from .base import Detector, ScreenInput, empty_events, formatted, labels, make_events
 from .registry import register_detector
 
 __all__ = ["SecondaryWorsening"]
@@ -197,7 +198,9 @@ class SecondaryWorsening(Detector):
             return list(unusable.values()) or ["secondary= (at least one secondary column)"]
         return []
 
-    def _rule(self, column: str, name: str | None, intake: np.ndarray) -> _Rule:
+    def _rule(
+        self, data: ScreenInput, column: str, name: str | None, intake: np.ndarray
+    ) -> _Rule:
         inst = _instruments.get(name) if name is not None else None
         shown = f"{inst.label} ({column})" if inst is not None else column
         better = self.better.get(column) or (inst.better if inst is not None else "lower")
@@ -224,8 +227,7 @@ class SecondaryWorsening(Detector):
         if sd is None and inst is not None and inst.sd is not None:
             sd, sd_source = inst.sd, f"{inst.label} SD"
         if sd is None:
-            observed = intake[~np.isnan(intake)]
-            sd = float(np.std(observed, ddof=1)) if len(observed) > 1 else float("nan")
+            sd = data.intake_sd(column, intake)
             sd_source = "SD of intake scores in the data"
         if reliability is None or not np.isfinite(sd) or sd <= 0:
             return _Rule(column, shown, sign, float("nan"), False, "")
@@ -266,7 +268,7 @@ class SecondaryWorsening(Detector):
         row_codes = data.long.codes[rows]
         first = np.r_[True, row_codes[1:] != row_codes[:-1]]
         intake_rows = rows[first][np.cumsum(first) - 1]
-        rule = self._rule(column, name, values[rows[first]])
+        rule = self._rule(data, column, name, values[rows[first]])
         if not np.isfinite(rule.threshold):
             warnings.warn(
                 f"{_CALLER}: secondary column {column!r} not screened: its SD could not be "
@@ -283,14 +285,16 @@ class SecondaryWorsening(Detector):
         if len(hits) == 0:
             return empty_events()
         time = frame["time"].to_numpy()
-        evidence = [
-            f"{rule.label} {values[i]:g} at session {label(time[i])} vs intake {values[j]:g} at "
-            f"session {label(time[j])}: {w:+g} points worse ({rule.text})"
-            for i, j, w in zip(hits, intake_rows[onset], worsening[onset], strict=True)
-        ]
+        intakes = intake_rows[onset]
+        evidence = (
+            f"{rule.label} " + formatted(values[hits], "g") + " at session " + labels(time[hits])
+            + " vs intake " + formatted(values[intakes], "g") + " at session "
+            + labels(time[intakes]) + ": " + formatted(worsening[onset], "+g")
+            + f" points worse ({rule.text})"
+        )
         return make_events(
             self,
-            patient=frame["patient"].to_numpy()[hits],
+            patient=patient_ids(data, hits),
             session=time[hits],
             level="alarm",
             value=worsening[onset],

@@ -15,7 +15,7 @@ from ..core.sudden_changes import (
     resolve_cutoff,
 )
 from ..exceptions import ParameterError
-from .base import Detector, ScreenInput, empty_events, make_events
+from .base import Detector, ScreenInput, empty_events, labels, make_events
 from .registry import register_detector
 
 __all__ = ["SuddenLoss"]
@@ -175,6 +175,7 @@ class SuddenLoss(Detector):
         cutoff, source = resolve_cutoff(
             cutoff=self.cutoff, sd=self.sd, reliability=self.reliability,
             instrument=data.instrument, intake=_intake(long), caller="SuddenLoss",
+            intake_sd=data.intake_sds.get("score"),
         )
         settings = Settings(
             kind="loss", sign=1.0 if data.better == "lower" else -1.0, cutoff=cutoff,
@@ -278,7 +279,7 @@ class SuddenLoss(Detector):
             inside = (column >= 0) & (column < width) & (column <= at)
             values = np.full(len(column), np.nan)
             values[inside] = scores[p_idx[inside], column[inside]]
-            shown = ["NA" if np.isnan(v) else f"{v:g}" for v in values]
+            shown = labels(values, lambda v: "NA" if np.isnan(v) else f"{v:g}")
             return pd.Series(shown, dtype=object)
 
         around = text(i_idx - 2)

@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._progress import check_enabled
+from .._progress import progress as progress_bar
 from .._threads import one_blas_thread
 from .._validation import check_fraction, check_number
 from ..core.growth import _fit_slopes_grouped, _grouped_stats, _patient_slopes
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from ._sequences import patient_ids
+from .base import Detector, ScreenInput, empty_events, formatted, labels, make_events
 from .registry import register_detector
 
 __all__ = ["WorseningTrajectory"]
@@ -107,6 +110,11 @@ class WorseningTrajectory(Detector):
         The slope's two-sided ``1 - alpha`` interval must exclude 0.
     max_fits : int, default 40
         Occasions refitted one by one before refits are spaced out (see above).
+    progress : bool or None, default None
+        A progress bar over the occasions (and so the growth refits), on standard error (needs
+        tqdm: ``pip install 'iatrogenic[progress]'``). ``None``: only when standard error is a
+        terminal; ``False``: never; ``True``: whenever tqdm is installed. The events are the same
+        either way.
 
     Examples
     --------
@@ -134,10 +142,19 @@ class WorseningTrajectory(Detector):
         {"alpha": 1.5},
         {"max_fits": 0},
         {"max_fits": 2.5},
+        {"progress": "yes"},
     )
 
-    def __init__(self, *, min_sessions: int = 3, alpha: float = 0.05, max_fits: int = 40) -> None:
+    def __init__(
+        self,
+        *,
+        min_sessions: int = 3,
+        alpha: float = 0.05,
+        max_fits: int = 40,
+        progress: bool | None = None,
+    ) -> None:
         caller = "WorseningTrajectory"
+        self.progress = check_enabled(progress, caller=caller)
         self.min_sessions = check_number(
             min_sessions, name="min_sessions", caller=caller, low=2, integer=True
         )
@@ -190,7 +207,9 @@ class WorseningTrajectory(Detector):
         fit_row = -1
         start = None
         due = False
-        for k in range(n_occasions):
+        for k in progress_bar(
+            range(n_occasions), desc="worsening_trajectory: occasions", enabled=self.progress
+        ):
             occasion = occasion_times[k]
             now = by_occasion[bounds[k] : bounds[k + 1]]
             pats = long.codes[now]
@@ -265,17 +284,20 @@ class WorseningTrajectory(Detector):
         times = frame["time"].to_numpy()
         level = f"{100 * (1 - self.alpha):g}"
         bound, side = ("lower", ">") if sign > 0 else ("upper", "<")
-        evidence = [
-            f"slope {v[0]:+.2f} points per {unit} (average {v[4]:+.2f}, this patient "
-            f"{v[0] - v[4]:+.2f}); {level}% interval [{v[1]:.2f}, {v[2]:.2f}], its {bound} "
-            f"bound {v[1] if sign > 0 else v[2]:+.2f} {side} 0 (worsening); from this "
-            f"patient's {int(v[3])} scores up to {unit} {label(times[r])} and the growth model "
-            f"on all data up to {unit} {label(times[int(v[5])])}"
-            for r, v in zip(hit_rows, values, strict=True)
-        ]
+        slope, low, high, n_scores, fixed, fit_rows = values.T
+        evidence = (
+            "slope " + formatted(slope, "+.2f") + f" points per {unit} (average "
+            + formatted(fixed, "+.2f") + ", this patient " + formatted(slope - fixed, "+.2f")
+            + f"); {level}% interval [" + formatted(low, ".2f") + ", " + formatted(high, ".2f")
+            + f"], its {bound} bound " + formatted(low if sign > 0 else high, "+.2f")
+            + f" {side} 0 (worsening); from this patient's "
+            + labels(n_scores.astype(np.int64)) + f" scores up to {unit} "
+            + labels(times[hit_rows]) + f" and the growth model on all data up to {unit} "
+            + labels(times[fit_rows.astype(np.int64)])
+        )
         return make_events(
             self,
-            patient=frame["patient"].to_numpy()[hit_rows],
+            patient=patient_ids(data, hit_rows),
             session=times[hit_rows],
             level="alarm",
             value=sign * values[:, 0],
