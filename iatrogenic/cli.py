@@ -1270,7 +1270,8 @@ def _screen_dask(args: argparse.Namespace) -> int:
     if args.detectors != "all":
         options["detectors"] = [name.strip() for name in args.detectors.split(",")
                                 if name.strip()]
-    result = screen_parquet(str(args.file), out=args.out, scheduler=args.scheduler, **options)
+    result = screen_parquet(str(args.file), out=args.out, scheduler=args.scheduler,
+                            progress=args.progress, **options)
     print(result.summary, end="")
     return 0
 

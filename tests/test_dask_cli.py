@@ -79,3 +79,16 @@ def test_command_line_engine_dask(tmp_path, capsys):
     assert "pass FILE" in capsys.readouterr().err
     assert main(["screen", "--example", "--scheduler", "tcp://localhost:8786"]) == 2
     assert "--scheduler needs --engine dask" in capsys.readouterr().err
+
+
+def test_progress_bar_on_request_only(tmp_path, capsys):
+    data, _ = ia.datasets.simulate(60, seed=4)
+    write_by_patient(data.assign(patient=data["patient"].astype(str)), tmp_path / "visits")
+    options = {"score": "phq9", "instrument": "phq9", "detectors": ["reliable_deterioration"]}
+    quiet = screen_parquet(tmp_path / "visits", out=tmp_path / "a", progress=False, **options)
+    assert "Completed" not in capsys.readouterr().err
+    shown = screen_parquet(tmp_path / "visits", out=tmp_path / "b", progress=True, **options)
+    assert "Completed" in capsys.readouterr().err  # dask's bar: "[####] | 100% Completed"
+    assert shown.n_events == quiet.n_events > 0
+    with pytest.raises(ia.exceptions.ParameterTypeError, match="'progress'"):
+        screen_parquet(tmp_path / "visits", out=tmp_path / "c", progress="yes", **options)

@@ -8,6 +8,8 @@ whole data set.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time as time_module
 import warnings
 from dataclasses import dataclass
@@ -58,6 +60,7 @@ def screen_parquet(
     *,
     out: str | Path,
     scheduler: str | None = None,
+    progress: bool | None = None,
     **screen_options: Any,
 ) -> DaskScreenResult:
     """Screen a (partitioned) parquet data set with Dask and write the events as parquet.
@@ -73,6 +76,10 @@ def screen_parquet(
     scheduler : str, optional
         Address of a running ``dask.distributed`` scheduler (``tcp://host:8786``); default the
         threaded scheduler of this process.
+    progress : bool or None, default None
+        A progress bar over the partitions' tasks on standard error: dask's own (no extra
+        needed). ``None``: only when standard error is a terminal; ``False``: never; ``True``:
+        always.
     **screen_options
         Keywords of :func:`iatrogenic.screen` (``score=``, ``instrument=``, ``patient=``,
         optional columns, ``detectors=``...).
@@ -96,6 +103,10 @@ def screen_parquet(
     require_dask()
     import dask
     import dask.dataframe as dd
+
+    from .._progress import _bar_wanted, check_enabled
+
+    bar = _bar_wanted(check_enabled(progress, caller="screen_parquet"))
 
     from . import screen
 
@@ -125,7 +136,16 @@ def screen_parquet(
         write = _typed(events, data, screen_options).to_parquet(
             str(events_path), write_index=False, compute=False
         )
-        _, counts_series = dask.compute(write, counts_lazy)
+        if client is not None:
+            futures = client.compute([write, counts_lazy])
+            if bar:
+                from distributed import progress as show_progress
+
+                show_progress(futures)
+            _, counts_series = client.gather(futures)
+        else:
+            with _dask_bar(bar):
+                _, counts_series = dask.compute(write, counts_lazy)
     finally:
         if client is not None:
             client.close()
@@ -155,6 +175,15 @@ def screen_parquet(
         seconds=seconds,
         summary=summary,
     )
+
+
+def _dask_bar(wanted: bool) -> Any:
+    """dask's progress bar on standard error for a local scheduler, or a no-op context."""
+    if not wanted:
+        return contextlib.nullcontext()
+    from dask.diagnostics import ProgressBar
+
+    return ProgressBar(out=sys.stderr)
 
 
 def _plain_dtype(dtype: Any) -> Any:
