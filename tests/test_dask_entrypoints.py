@@ -349,3 +349,21 @@ def test_named_occasion_absent_everywhere_reported_as_pandas(data):
     with pytest.raises(ParameterError) as result:
         ia.reliable_change(by_patient(data), score="phq9", instrument="phq9", pre=99)
     assert str(result.value) == str(expected.value)
+
+
+def test_screen_with_medications_equals_pandas_and_ships_the_table_once():
+    import pickle
+
+    frame, _, medications = ia.datasets.simulate(n_patients=300, seed=12,
+                                                 return_medications=True)
+    options = {"score": "phq9", "instrument": "phq9", "date": "date", "age": "age",
+               "medications": medications, "detectors": ["medication_burden"]}
+    expected = ia.screen(frame, **options)
+    assert len(expected) > 0
+    result = ia_dask.screen(split(frame), **options)
+    assert_same(expected, result, SCREEN_KEYS)
+    # the medication table is one key of the graph, not a copy inside each of the 7 tasks
+    without = ia_dask.screen(split(frame), **{**options, "medications": None})
+    added = len(pickle.dumps(dict(result.__dask_graph__()))) - len(
+        pickle.dumps(dict(without.__dask_graph__())))
+    assert 0 < added < 2 * len(pickle.dumps(medications))

@@ -392,8 +392,8 @@ def _screen_part(
     part: pd.DataFrame,
     arguments: dict[str, Any],
     detectors: list[Detector],
-    medications: pd.DataFrame | None,
     intake_sds: dict[str, float],
+    medications: pd.DataFrame | None,
 ) -> pd.DataFrame:
     from ..screen import _screen
 
@@ -488,8 +488,8 @@ def screen(
         column: _observed_sd(intakes[column].to_numpy(dtype=np.float64)) for column in needs
     }
     function = functools.partial(
-        _screen_part, arguments=arguments, detectors=chosen, medications=medications,
-        intake_sds=intake_sds,
+        _screen_part, arguments=arguments, detectors=chosen, intake_sds=intake_sds
     )
     meta = empty_events().astype(EVENT_COLUMNS)
-    return map_patients(passed.frame, function, meta)
+    # the medication table goes to each worker once (one graph key), not into every task
+    return map_patients(passed.frame, function, meta, medications=medications)

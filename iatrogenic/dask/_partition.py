@@ -261,10 +261,10 @@ class _PartitionTask:
     meta: pd.DataFrame
 
 
-def _run_partition(part: pd.DataFrame, task: _PartitionTask) -> pd.DataFrame:
+def _run_partition(part: pd.DataFrame, task: _PartitionTask, **shared: Any) -> pd.DataFrame:
     if not len(part):
         return task.meta.copy()
-    return conform(task.function(part), task.meta)
+    return conform(task.function(part, **shared), task.meta)
 
 
 def meta_of(
@@ -289,8 +289,19 @@ def meta_of(
 
 
 def map_patients(
-    frame: dd.DataFrame, function: Callable[[pd.DataFrame], pd.DataFrame], meta: pd.DataFrame
+    frame: dd.DataFrame,
+    function: Callable[..., pd.DataFrame],
+    meta: pd.DataFrame,
+    **shared: Any,
 ) -> dd.DataFrame:
-    """Run ``function`` (a pandas function of whole patients) on every partition, lazily."""
+    """Run ``function`` (a pandas function of whole patients) on every partition, lazily.
+
+    ``shared`` objects (a large table every partition reads, such as the medications) are
+    passed to ``function`` as keywords through one graph key each (``dask.delayed``), so that a
+    worker receives each of them once, not once per task inside the task's arguments.
+    """
+    import dask
+
     task = _PartitionTask(function=function, meta=meta)
-    return frame.map_partitions(_run_partition, task, meta=meta)
+    keywords = {name: dask.delayed(value, traverse=False) for name, value in shared.items()}
+    return frame.map_partitions(_run_partition, task, meta=meta, **keywords)
