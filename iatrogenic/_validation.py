@@ -921,6 +921,14 @@ def _finite_scores(
     return scores
 
 
+def _column_array(values: pd.Series) -> Any:
+    """The column's values to carry into the long frame: a numpy array, or, for categorical
+    columns, the Categorical itself (its codes are taken, not its values copied as objects)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.array
+    return values.to_numpy()
+
+
 def _patient_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index | np.ndarray]:
     """Codes of the patient ids (int64) and the ids in code order, sorted when sortable.
 
@@ -1064,7 +1072,10 @@ def prepare_long(
             "them first."
         )
 
-    columns: dict[str, Any] = {"patient": frame[patient].to_numpy(), "time": frame[time].to_numpy()}
+    columns: dict[str, Any] = {
+        "patient": _column_array(frame[patient]),
+        "time": frame[time].to_numpy(),
+    }
     if score is not None:
         scores = _numeric_scores(frame, score, "score", caller)
         if score_range is None and instrument is not None:
@@ -1095,7 +1106,7 @@ def prepare_long(
         if keyword in numeric_keywords:
             columns[column] = _numeric_scores(frame, column, keyword, caller)
         else:
-            columns[column] = frame[column].to_numpy()
+            columns[column] = _column_array(frame[column])
 
     sources = {"patient": patient, "time": time, "score": score}
     if permutation is not None:

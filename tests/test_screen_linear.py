@@ -73,7 +73,7 @@ def cohorts() -> tuple[tuple[pd.DataFrame, dict[str, Any]], tuple[pd.DataFrame, 
 DETECTORS = [
     "reliable_deterioration", "sudden_loss", "dependency", "worsening_trajectory", "off_track",
     "disengagement", "alliance_rupture", "risk_item", "symptom_emergence",
-    "secondary_worsening", "medication_burden",
+    "secondary_worsening", "medication_burden", "worsening_class",
 ]
 
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import iatrogenic as ia
 from iatrogenic._validation import _patient_codes, prepare_long
-from iatrogenic.core import growth
-from iatrogenic.detectors import sudden_loss
-from iatrogenic.detectors.base import ScreenInput
+from iatrogenic.core import expected_response, growth
+from iatrogenic.detectors import sudden_loss, symptom_emergence
+from iatrogenic.detectors._sequences import run_lengths
+from iatrogenic.detectors.base import ScreenInput, formatted, join_texts, label, labels
 from iatrogenic.detectors.disengagement import score_course
 from iatrogenic.detectors.reliable_deterioration import ReliableDeterioration
+
+screen_module = __import__("sys").modules["iatrogenic.screen"]
 
 
 def _long_scores(seed: int, n: int, sessions: int = 10, missing: float = 0.2) -> pd.DataFrame:
@@ -180,3 +185,184 @@ def test_score_course_matches_a_row_by_row_reading():
                 assert np.isnan(course.worsening[row])
             else:
                 assert course.worsening[row] == scores[latest] - scores[first_seen]
+
+
+# -- issue 12: evidence text by distinct value, the event sort, attendance text ------------------
+
+_FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.sampled_from(
+    [0.0, -0.0, 1.0, 2.5, 1e16, 1e-7, np.nan, -np.nan]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(_FLOATS, max_size=40), spec=st.sampled_from(["g", "+g", ".1f", "+.2f"]))
+def test_labels_and_formatted_equal_one_value_at_a_time(values, spec):
+    array = np.array(values, dtype=np.float64)
+    assert labels(array).tolist() == [label(v) for v in array]
+    assert formatted(array, spec).tolist() == [format(v, spec) for v in array]
+    with np.errstate(over="ignore"):
+        as_float32 = array.astype(np.float32)
+    assert formatted(as_float32, "g").tolist() == [format(v, "g") for v in as_float32]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([3, 1, 3, -2], dtype=np.int64),
+        np.array([1, 1.0, True, None, np.nan, "a", pd.NaT], dtype=object),  # merged by pandas
+        np.array(["pre", "post", "pre"], dtype=object),
+        pd.to_datetime(["2024-01-08", "2024-01-08T10:30", None], format="ISO8601").to_numpy(),
+        np.array([True, False, True]),
+        np.zeros(0),
+    ],
+)
+def test_labels_of_other_dtypes_equal_one_value_at_a_time(values):
+    assert labels(values).tolist() == [label(v) for v in values]
+
+
+def test_dated_sessions_read_as_dates_in_evidence():
+    data = ia.datasets.load_example()
+    events = ia.screen(data, score="phq9", instrument="phq9", time="date",
+                       detectors=["reliable_deterioration", "risk_item"])
+    assert len(events) > 0
+    sessions = events["evidence"].str.findall(r"at session (\S+?)[ :)]").explode()
+    assert sessions.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all(), sessions.head()
+
+
+def test_join_texts_keeps_the_order_of_the_parts():
+    first = np.array([True, False, True, False])
+    second = np.array([True, True, False, False])
+    joined = join_texts(4, [(first, np.array(["a0", "a2"], dtype=object)),
+                            (second, np.array(["b0", "b1"], dtype=object))], sep=" | ")
+    assert joined.tolist() == ["a0 | b0", "b1", "a2", ""]
+
+
+def _sort_by_merge(events: pd.DataFrame, long) -> pd.DataFrame:
+    """The event order of issue 5 (a merge on the session objects, then sort_values)."""
+    code = long.patients.get_indexer(pd.Index(events["patient"]))
+    keys = pd.DataFrame({"_code": long.codes,
+                         "session": pd.Series(long.frame["time"].to_numpy(dtype=object),
+                                              dtype=object),
+                         "_order": long.order})
+    ordered = events.assign(_code=code).merge(keys, on=["_code", "session"], how="left")
+    return (ordered.sort_values(["_code", "_order", "detector"], kind="stable",
+                                na_position="last")
+            .drop(columns=["_code", "_order"]).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_event_sort_equals_the_merge_and_sort(seed):
+    rng = np.random.default_rng(seed)
+    data = _long_scores(seed, 40, sessions=6)
+    data["session"] = data["session"] * 2.0  # float occasions 2, 4, ... 12
+    long = prepare_long(data, patient="patient", time="session", score="score", caller="test")
+    n = 300
+    sessions = rng.choice([2, 4.0, 6, 8.0, 10, 12, 3, 99], n).astype(object)  # 3, 99: no such row
+    events = pd.DataFrame({
+        "patient": pd.Series(rng.integers(0, 40, n), dtype=object),
+        "detector": pd.Series(rng.choice(["b", "a", "c"], n), dtype=object),
+        "session": pd.Series(sessions, dtype=object),
+        "value": np.arange(n, dtype=np.float64),
+    })
+    code = long.patients.get_indexer(pd.Index(events["patient"]))
+    assert screen_module._numeric_session_rank(events, code, long) is not None  # the fast path
+    pd.testing.assert_frame_equal(
+        screen_module._sort_events(events, long), _sort_by_merge(events, long)
+    )
+    # sessions that are not numbers take the merge path
+    texts = events.assign(session=events["session"].map(lambda s: f"s{s}"))
+    assert screen_module._numeric_session_rank(texts, code, long) is None
+
+
+def test_attendance_text_with_numbers_falls_back_to_each_value():
+    data = pd.DataFrame({"patient": [1, 1, 1], "session": [1, 2, 3], "score": [10.0, 12, 14],
+                         "attendance": pd.Series([1, 1.0, True], dtype=object)})
+    # 1, 1.0 and True are one value to pandas' factorize, but three different texts
+    message = r"attendance='1'\).*attendance='1\.0'\).*attendance='true'\)"
+    with pytest.raises(ia.exceptions.InvalidValueError, match=message):
+        ia.screen(data, attendance="attendance", detectors=["disengagement"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.booleans()), max_size=40))
+def test_run_lengths_equal_a_row_by_row_count(entries):
+    codes = np.sort(np.array([c for c, _ in entries], dtype=np.int64))
+    flag = np.array([f for _, f in entries], dtype=bool)
+    expected, run = [], 0
+    for i in range(len(flag)):
+        run = 0 if not flag[i] else (run + 1 if i > 0 and codes[i] == codes[i - 1] else 1)
+        expected.append(run)
+    result = run_lengths(flag, codes)
+    assert result.dtype == np.int64
+    assert result.tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.sampled_from([np.nan, 0.0, 1.0, 2.0, 3.0])),
+             max_size=40),
+    st.integers(1, 3),
+)
+def test_symptom_runs_equal_a_row_by_row_reading(entries, persist):
+    codes = np.sort(np.array([c for c, _ in entries], dtype=np.int64))
+    values = np.array([v for _, v in entries], dtype=np.float64)
+    expected = []  # (row, alarm, run start, intake row)
+    intake = start = -1
+    run = 0
+    for i, value in enumerate(values):
+        if i == 0 or codes[i] != codes[i - 1]:
+            intake, run = -1, 0
+        if np.isnan(value):
+            continue  # skipped, not a break
+        if intake < 0:
+            intake = i
+            continue
+        if values[intake] <= 1 and value >= 2:
+            run += 1
+            start = i if run == 1 else start
+            if run == 1 and persist > 1:
+                expected.append((i, False, start, intake))
+            if run == persist:
+                expected.append((i, True, start, intake))
+        else:
+            run = 0
+    rows, alarm, starts, intakes = symptom_emergence._runs(
+        values, codes, lambda v: v <= 1, lambda v: v >= 2, persist
+    )
+    assert list(zip(rows.tolist(), alarm.tolist(), starts.tolist(), intakes.tolist(),
+                    strict=True)) == expected
+
+
+@pytest.mark.filterwarnings("ignore::iatrogenic.exceptions.DataQualityWarning")
+def test_categorical_attendance_equals_its_text():
+    # The categorical column's own codes (with unused, missing and untidy categories) give the
+    # events of the same column as text.
+    data, _ = ia.datasets.simulate(300, 10, seed=5)
+    data["attendance"] = data["attendance"].astype(object)
+    data.loc[data.index[::17], "attendance"] = np.nan
+    data.loc[data.index[::23], "attendance"] = " DNA "
+    as_category = data.assign(
+        attendance=pd.Categorical(data["attendance"],
+                                  categories=["unused", " DNA ", "attended", "dna", "cancelled"])
+    )
+    text = ia.screen(data, score="phq9", attendance="attendance", date="date",
+                     detectors=["disengagement", "dependency"])
+    category = ia.screen(as_category, score="phq9", attendance="attendance", date="date",
+                         detectors=["disengagement", "dependency"])
+    assert len(text) > 0
+    pd.testing.assert_frame_equal(text, category)
+
+
+def test_track_in_blocks_equals_one_block(monkeypatch):
+    # The expected-response columns and the off-track events are computed over blocks of whole
+    # patients; the block size does not change them.
+    data, _ = ia.datasets.simulate(200, 10, seed=9)
+    data.loc[data.index[::11], "phq9"] = np.nan
+    model = ia.load_reference_model()
+    whole = model.track(data, score="phq9")
+    events = ia.screen(data, score="phq9", instrument="phq9", detectors=["off_track"])
+    monkeypatch.setattr(expected_response, "_TRACK_BLOCK_ROWS", 7)
+    pd.testing.assert_frame_equal(model.track(data, score="phq9"), whole, check_exact=True)
+    blocked = ia.screen(data, score="phq9", instrument="phq9", detectors=["off_track"])
+    pd.testing.assert_frame_equal(blocked, events, check_exact=True)
+    assert whole["signal"].notna().any() and whole["reason"].notna().any() and len(events) > 0

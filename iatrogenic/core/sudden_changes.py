@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.stats import t as _t_dist
 
 from .._validation import LongData, check_choice, check_number, prepare_long, resolve_better
+from ..dask import dispatch, is_dask_frame
 from ..exceptions import ParameterError, ParameterTypeError
 from ..instruments import Instrument
 from ..instruments import get as _get_instrument
@@ -189,12 +190,14 @@ def resolve_cutoff(
     instrument: Instrument | None,
     intake: np.ndarray | None,
     caller: str,
+    intake_sd: float | None = None,
 ) -> tuple[float, str]:
     """The criterion-1 cut-off and where it came from.
 
     Order: ``cutoff``; the reliable change value from ``sd`` and ``reliability`` (each from the
     argument or the instrument); the instrument's published fixed reliable-change rule; the
-    reliable change value from the SD of the intake scores (``intake``) and the reliability.
+    reliable change value from the SD of the intake scores and the reliability: ``intake_sd``
+    when given (the whole sample's, for one part of it), else the SD of ``intake``.
     """
     if cutoff is not None:
         return float(cutoff), f"cut-off {cutoff:g} points"
@@ -208,10 +211,12 @@ def resolve_cutoff(
     if instrument is not None and instrument.fixed_rule is not None:
         points = float(instrument.fixed_rule.points)
         return points, f"{instrument.label} reliable-change rule {points:g} points"
-    if rel is not None and intake is not None:
-        observed = intake[~np.isnan(intake)]
-        if len(observed) > 1 and np.std(observed, ddof=1) > 0:
-            value = float(sudden_change_cutoff(scores=observed, reliability=rel))
+    if rel is not None and (intake is not None or intake_sd is not None):
+        if intake_sd is None and intake is not None:
+            observed = intake[~np.isnan(intake)]
+            intake_sd = float(np.std(observed, ddof=1)) if len(observed) > 1 else float("nan")
+        if intake_sd is not None and np.isfinite(intake_sd) and intake_sd > 0:
+            value = float(sudden_change_cutoff(sd=intake_sd, reliability=rel))
             return value, (
                 f"reliable change {value:.2f} points (SD of intake scores, reliability {rel:g})"
             )
@@ -321,21 +326,32 @@ class Intervals:
     last_post: np.ndarray
 
 
-def _window(padded: np.ndarray, offsets: range, width: int) -> tuple[np.ndarray, ...]:
-    """Count, mean and sum of squared deviations over the given column offsets."""
-    slices = [padded[:, o : o + width] for o in offsets]
-    count = np.zeros(slices[0].shape, dtype=np.int64)
-    total = np.zeros(slices[0].shape)
-    for block in slices:
-        present = ~np.isnan(block)
-        count += present
-        total += np.where(present, block, 0.0)
+def _window(
+    padded: np.ndarray, present: np.ndarray, filled: np.ndarray, offsets: range, width: int
+) -> tuple[np.ndarray, ...]:
+    """Count, mean and sum of squared deviations over the given row offsets.
+
+    ``padded`` holds occasions in rows (patients along contiguous memory); ``present`` is
+    ``~np.isnan(padded)`` as bytes and ``filled`` is ``padded`` with 0 for NaN, both computed
+    once per grid. The sums are formed in place.
+    """
+    shape = (width, padded.shape[1])
+    counted = np.zeros(shape, dtype=np.uint8)
+    total = np.zeros(shape)
+    for o in offsets:
+        counted += present[o : o + width]
+        total += filled[o : o + width]
+    count = counted.astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
-    squares = np.zeros(slices[0].shape)
-    for block in slices:
-        deviation = block - mean
-        squares += np.where(np.isnan(deviation), 0.0, deviation * deviation)
+    squares = np.zeros(shape)
+    deviation = np.empty(shape)
+    for o in offsets:
+        np.subtract(padded[o : o + width], mean, out=deviation)
+        np.multiply(deviation, deviation, out=deviation)
+        # NaN (a missing score) becomes 0; a square (never negative nor -0.0) stays as it is
+        np.fmax(deviation, 0.0, out=deviation)
+        squares += deviation
     return count, mean, squares
 
 
@@ -348,11 +364,13 @@ def compute_intervals(grid: Grid, settings: Settings, *, max_post: int = 3) -> I
     scores = grid.scores
     n_patients, width = scores.shape
     k = max(width - 1, 0)
-    padded = np.full((n_patients, width + 4), np.nan)
-    padded[:, 2 : 2 + width] = scores
-    # Interval i: pre score at column i + 2 of ``padded``, post score at column i + 3.
-    pre = padded[:, 2 : 2 + k]
-    post = padded[:, 3 : 3 + k]
+    # Occasions first (patients along contiguous memory): every window below is a slice of
+    # whole rows. The results are returned transposed, (patients, intervals) as views.
+    padded = np.full((width + 4, n_patients), np.nan)
+    padded[2 : 2 + width] = scores.T
+    # Interval i: pre score at row i + 2 of ``padded``, post score at row i + 3.
+    pre = padded[2 : 2 + k]
+    post = padded[3 : 3 + k]
     s = settings.sign
     raw = s * (pre - post)  # improvement from pre to post (positive = better)
     amount = raw if settings.kind == "gain" else -raw
@@ -365,8 +383,11 @@ def compute_intervals(grid: Grid, settings: Settings, *, max_post: int = 3) -> I
         crit2 = np.zeros_like(known12)
         known2 = np.zeros_like(known12)
 
-    n_pre, mean_pre, ss_pre = _window(padded, range(0, 3), k)
-    n_post, mean_post, ss_post = _window(padded, range(3, 3 + max_post), k)
+    present = ~np.isnan(padded)
+    filled = np.where(present, padded, 0.0)
+    counted = present.view(np.uint8)
+    n_pre, mean_pre, ss_pre = _window(padded, counted, filled, range(0, 3), k)
+    n_post, mean_post, ss_post = _window(padded, counted, filled, range(3, 3 + max_post), k)
     df = n_pre + n_post - 2
     with np.errstate(invalid="ignore", divide="ignore"):
         sd_pooled = np.sqrt((ss_pre + ss_post) / df)
@@ -384,7 +405,7 @@ def compute_intervals(grid: Grid, settings: Settings, *, max_post: int = 3) -> I
 
     index = np.arange(k)
     first = 0 if settings.include_first_interval else 1
-    tested = (index[None, :] >= first) & (index[None, :] <= grid.lengths[:, None] - 3)
+    tested = (index[:, None] >= first) & (index[:, None] <= grid.lengths[None, :] - 3)
     decided = tested & known12 & (known2 | (settings.relative is None))
     if settings.criterion3:
         decided &= known3
@@ -392,16 +413,15 @@ def compute_intervals(grid: Grid, settings: Settings, *, max_post: int = 3) -> I
     if settings.criterion3:
         event &= crit3
     # Last occasion with a score inside the post window (0-based), for ``detectable_at``.
-    last_post = np.full((n_patients, k), -1, dtype=np.int64)
+    last_post = np.full((k, n_patients), -1, dtype=np.int64)
     reach = max_post if settings.criterion3 else 1
     for o in range(reach):
-        present = ~np.isnan(padded[:, 3 + o : 3 + o + k])
-        last_post = np.where(present, index[None, :] + 1 + o, last_post)
+        last_post = np.where(present[3 + o : 3 + o + k], index[:, None] + 1 + o, last_post)
     return Intervals(
-        tested=tested, crit1=crit1, crit2=crit2, crit3=crit3, known1=known12, known2=known2,
-        known3=known3, event=event, decided=decided, improvement=raw, n_pre=n_pre,
-        n_post=n_post, mean_pre=mean_pre, mean_post=mean_post, sd_pooled=sd_pooled,
-        critical=critical, last_post=last_post,
+        tested=tested.T, crit1=crit1.T, crit2=crit2.T, crit3=crit3.T, known1=known12.T,
+        known2=known2.T, known3=known3.T, event=event.T, decided=decided.T, improvement=raw.T,
+        n_pre=n_pre.T, n_post=n_post.T, mean_pre=mean_pre.T, mean_post=mean_post.T,
+        sd_pooled=sd_pooled.T, critical=critical.T, last_post=last_post.T,
     )
 
 
@@ -587,7 +607,9 @@ def event_table(grid: Grid, settings: Settings, iv: Intervals, mask: np.ndarray)
 _COMMON_PARAMETERS = """
     data : DataFrame
         Long format: one row per patient and occasion. A row with a missing score is a missed
-        session; an absent row is not (see Notes).
+        session; an absent row is not (see Notes). A ``dask.dataframe.DataFrame`` gives a lazy
+        Dask DataFrame of the same rows, criterion 1's cut-off computed over every partition
+        first (see ``docs/dask.md``).
     patient, time, score : str
         Column names of the patient id, the occasion (session) and the score.
     kind : {"gain", "loss"}, default "gain"
@@ -753,6 +775,8 @@ def sudden_changes(
        patient  session_pre  session_post  magnitude  detectable_at
     0        2            3             4       11.0              6
     """
+    if is_dask_frame(data):
+        return dispatch("sudden_changes", locals())
     caller = "sudden_changes"
     if select is not None:
         select = check_choice(select, SELECTS, name="select", caller=caller)

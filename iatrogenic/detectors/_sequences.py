@@ -12,10 +12,12 @@ import pandas as pd
 from .base import ScreenInput
 
 __all__ = [
+    "column_series",
     "column_values",
     "group_starts",
     "observed_rows",
     "onsets",
+    "patient_ids",
     "position_in_group",
     "previous_in_group",
     "run_lengths",
@@ -23,16 +25,31 @@ __all__ = [
 ]
 
 
-def column_values(data: ScreenInput, keyword: str) -> np.ndarray:
-    """The values of the optional column given as ``keyword=``, aligned with ``long.frame``.
+def column_series(data: ScreenInput, keyword: str) -> pd.Series:
+    """The optional column given as ``keyword=``, as a column of ``long.frame``.
 
     ``prepare_long`` does not copy a column twice: when the caller names the score, time or
     patient column again (``alliance="score"``), it is found under its canonical name.
     """
     name = data.columns[keyword]
     canonical = {column: key for key, column in data.long.columns.items() if column}
-    frame = data.long.frame
-    return frame[canonical.get(name, name)].to_numpy()
+    return data.long.frame[canonical.get(name, name)]
+
+
+def column_values(data: ScreenInput, keyword: str) -> np.ndarray:
+    """The values of the optional column given as ``keyword=``, aligned with ``long.frame``."""
+    return column_series(data, keyword).to_numpy()
+
+
+def patient_ids(data: ScreenInput, rows: np.ndarray) -> np.ndarray:
+    """The patient id at each of ``rows`` of ``long.frame``, as ``frame["patient"]`` holds it.
+
+    Read from ``long.patients`` (one entry per patient, converted once per screen): the patient
+    column itself is usually Arrow-backed text, and turning all of it into Python strings costs
+    about a second per 10 million rows, for every detector that did it.
+    """
+    ids = data.derived("patient_ids", lambda: data.long.patients.to_numpy())
+    return ids[data.long.codes[rows]]
 
 
 def group_starts(codes: np.ndarray) -> np.ndarray:
@@ -63,12 +80,17 @@ def run_lengths(flag: np.ndarray, codes: np.ndarray) -> np.ndarray:
     >>> run_lengths(np.array([1, 1, 0, 1, 1, 1], bool), np.array([0, 0, 0, 0, 1, 1])).tolist()
     [1, 2, 0, 1, 1, 2]
     """
-    index = np.arange(len(flag))
     # The last position before the current run could start: a False entry, or the position just
-    # before the patient's first entry (runs never cross patients).
-    barrier = np.where(~flag, index, np.where(group_starts(codes), index - 1, -1))
-    last_barrier = np.maximum.accumulate(barrier) if len(flag) else barrier
-    return np.where(flag, index - last_barrier, 0)
+    # before the patient's first entry (runs never cross patients). At a False entry it is the
+    # entry itself, so the length there is 0.
+    barrier = np.full(len(flag), -1, dtype=np.int64)
+    first = np.flatnonzero(group_starts(codes))
+    barrier[first] = first - 1
+    off = np.flatnonzero(~flag)
+    barrier[off] = off
+    if len(flag):
+        np.maximum.accumulate(barrier, out=barrier)
+    return np.subtract(np.arange(len(flag)), barrier, out=barrier)
 
 
 def observed_rows(values: np.ndarray) -> np.ndarray:
@@ -151,8 +173,9 @@ def expanding_median(values: np.ndarray, codes: np.ndarray, min_periods: int) ->
     first_observed = ~np.isnan(values[opens])
     first_of_row = first_observed[np.cumsum(opens) - 1]
     result = np.full(n, np.nan)
-    # Rows grouped by (position, first observed): one strided view per pair.
-    key = 2 * position + first_of_row
+    # Rows grouped by (position, first observed): one strided view per pair. The key fits in a
+    # byte (position <= _STRIDED_WINDOW), which numpy's stable sort orders by radix, in one pass.
+    key = (2 * position + first_of_row).astype(np.uint8)
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(2 * (int(position.max()) + 1) + 1))
     for k in range(len(bounds) - 1):

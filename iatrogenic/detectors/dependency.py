@@ -10,11 +10,11 @@ import pandas as pd
 
 from .._validation import check_number
 from ..exceptions import ParameterError, ParameterTypeError
-from ._sequences import group_starts, onsets, rolling_median
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from ._sequences import group_starts, onsets, patient_ids, rolling_median
+from .base import Detector, ScreenInput, empty_events, join_texts, label, labels, make_events
 from .disengagement import (
     ScoreCourse,
-    attendance_status,
+    attendance_in,
     check_reliable,
     dates_in_days,
     describe_change,
@@ -194,8 +194,9 @@ class Dependency(Detector):
         long = data.long
         codes = long.codes
         n = len(codes)
-        status = attendance_status(data)
-        attended = status == "attended" if status is not None else np.ones(n, dtype=bool)
+        attended = attendance_in(data, ["attended"])
+        if attended is None:
+            attended = np.ones(n, dtype=bool)
         dose = within_patient_cumsum(attended.astype(np.int64), data)
         expected, expected_text = self._expected(dose, data)
         course = score_course(data, self._reliable)
@@ -224,30 +225,33 @@ class Dependency(Detector):
         times = frame["time"].to_numpy()
         scores = frame["score"].to_numpy(dtype=np.float64)
 
-        def evidence(i: int) -> str:
-            parts = []
-            if dose_hit[i]:
-                parts.append(f"{dose[i]} sessions attended, past the {expected_text}")
-            if freq[i]:
-                parts.append(
-                    f"median interval of the last {self.window} sessions "
-                    f"{label(round(recent_median[i], 1))} days < {label(self.frequency_factor)} "
-                    f"x {label(round(first_median[i], 1))} days over the first {self.window}"
-                )
-            return (
-                f"session {label(times[i])}: " + "; ".join(parts) + "; "
-                + self._gain_text(i, course, scores, times)
-            )
-
+        window = self.window
+        at_dose, quick = dose_hit[picked], freq[picked]
+        parts = join_texts(
+            len(picked),
+            [
+                (at_dose, labels(dose[picked[at_dose]])
+                 + f" sessions attended, past the {expected_text}"),
+                (quick, f"median interval of the last {window} sessions "
+                 + labels(np.round(recent_median[picked[quick]], 1))
+                 + f" days < {label(self.frequency_factor)} x "
+                 + labels(np.round(first_median[picked[quick]], 1))
+                 + f" days over the first {window}"),
+            ],
+        )
+        evidence = (
+            "session " + labels(times[picked]) + ": " + parts + "; "
+            + self._gain_texts(picked, course, scores, times)
+        )
         factor = float(self.frequency_factor)
         return make_events(
             self,
-            patient=frame["patient"].to_numpy()[picked],
+            patient=patient_ids(data, picked),
             session=times[picked],
             level=np.where(dose_alarm[picked], "alarm", "warning"),
             value=np.where(dose_hit[picked], dose[picked], recent_median[picked]),
             threshold=np.where(dose_hit[picked], expected, factor * first_median[picked]),
-            evidence=[evidence(int(i)) for i in picked],
+            evidence=evidence,
         )
 
     def _quickening(
@@ -283,12 +287,17 @@ class Dependency(Detector):
         return flagged, recent_all, first_all
 
     @staticmethod
-    def _gain_text(i: int, course: ScoreCourse, scores: np.ndarray, times: np.ndarray) -> str:
-        latest, intake = course.latest_row[i], course.intake_row[i]
-        where = (
-            f"score {label(scores[latest])} at session {label(times[latest])} vs intake "
-            f"{label(scores[intake])} at session {label(times[intake])}"
+    def _gain_texts(
+        rows: np.ndarray, course: ScoreCourse, scores: np.ndarray, times: np.ndarray
+    ) -> np.ndarray:
+        """The change from intake at each of ``rows``, in words."""
+        latest, intake = course.latest_row[rows], course.intake_row[rows]
+        verdict = np.where(
+            course.deteriorated[rows], "reliably worse", "no reliable improvement"
+        ).astype(object)
+        return (
+            "score " + labels(scores[latest]) + " at session " + labels(times[latest])
+            + " vs intake " + labels(scores[intake]) + " at session " + labels(times[intake])
+            + ": " + labels(course.worsening[rows], describe_change) + ", " + verdict
+            + f" ({course.rule})"
         )
-        verdict = "reliably worse" if course.deteriorated[i] else "no reliable improvement"
-        return f"{where}: {describe_change(course.worsening[i])}, {verdict} ({course.rule})"
-

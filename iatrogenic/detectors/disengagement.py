@@ -23,15 +23,17 @@ from .._validation import (
 )
 from ..exceptions import ColumnTypeError, InvalidValueError, ParameterTypeError
 from ._sequences import (
+    column_series,
     column_values,
     expanding_median,
     group_starts,
     onsets,
+    patient_ids,
     position_in_group,
     run_lengths,
     within_patient_cumsum,
 )
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from .base import Detector, ScreenInput, empty_events, join_texts, label, labels, make_events
 from .registry import register_detector
 from .reliable_deterioration import ReliableDeterioration
 
@@ -66,18 +68,61 @@ def _bad_values(data: ScreenInput, keyword: str, text: np.ndarray, allowed: Sequ
 
 def category_text(data: ScreenInput, keyword: str, allowed: Sequence[str]) -> np.ndarray:
     """The column given as ``keyword=`` as lower-case text ('' where missing), checked."""
-    values = pd.Series(column_values(data, keyword), dtype=object)
-    text = values.where(values.notna(), "").astype(str).str.strip().str.lower().to_numpy()
-    _bad_values(data, keyword, text, allowed)
-    return text.astype(object)
+    codes, texts = category_codes(data, keyword, allowed)
+    return texts[codes]
 
 
-def attendance_status(data: ScreenInput) -> np.ndarray | None:
-    """Attendance as lower-case text per row, or None without an attendance column."""
+def category_codes(
+    data: ScreenInput, keyword: str, allowed: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`category_text` as ``(codes, texts)``: the text of row ``i`` is ``texts[codes[i]]``.
+
+    Masks then cost a comparison of the few texts and an integer lookup per row, not a string
+    comparison per row. A missing value has code -1, which indexes the last text, "".
+    """
+    column = column_series(data, keyword)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # the column's own codes (unused categories are checked only where used, below)
+        codes = column.cat.codes.to_numpy()
+        uniques: Any = column.cat.categories
+    else:
+        codes, uniques = pd.factorize(column)
+    distinct = np.asarray(uniques, dtype=object)
+    if pd.api.types.infer_dtype(distinct, skipna=True) not in {"string", "empty"}:
+        # pandas would merge 1, 1.0 and True, whose texts differ: one value at a time
+        values = pd.Series(column_values(data, keyword), dtype=object)
+        text = values.where(values.notna(), "").astype(str).str.strip().str.lower().to_numpy()
+        _bad_values(data, keyword, text, allowed)
+        text_codes, text_uniques = pd.factorize(text.astype(object))
+        return text_codes, np.asarray(text_uniques, dtype=object)
+    # Each distinct value cleaned and checked once; missing values (code -1) get the last, "".
+    cleaned = pd.Series(distinct, dtype=object).astype(str).str.strip().str.lower()
+    texts = np.append(cleaned.to_numpy(dtype=object), "")
+    bad = (texts != "") & ~np.isin(texts, list(allowed))
+    if bad[codes].any():
+        _bad_values(data, keyword, texts[codes], allowed)
+    return codes, texts
+
+
+def attendance_in(data: ScreenInput, values: Sequence[str]) -> np.ndarray | None:
+    """True where the attendance is one of ``values``; None without an attendance column."""
     if "attendance" not in data.columns:
         return None
+    codes, texts = _attendance_codes(data)
+    return np.isin(texts, list(values))[codes]
+
+
+def attendance_at(data: ScreenInput, rows: np.ndarray) -> np.ndarray | None:
+    """Attendance as lower-case text at ``rows`` only; None without an attendance column."""
+    if "attendance" not in data.columns:
+        return None
+    codes, texts = _attendance_codes(data)
+    return texts[codes[rows]]
+
+
+def _attendance_codes(data: ScreenInput) -> tuple[np.ndarray, np.ndarray]:
     return data.derived(
-        "attendance_status", lambda: category_text(data, "attendance", ATTENDANCE_VALUES)
+        "attendance_codes", lambda: category_codes(data, "attendance", ATTENDANCE_VALUES)
     )
 
 
@@ -104,7 +149,8 @@ def dates_in_days(data: ScreenInput) -> np.ndarray | None:
             f"{describe_rows(shown, bad, ['patient', 'session', column])}. Suggestion: "
             f"convert it with pd.to_datetime(data[{column!r}], format=...)."
         )
-    nanoseconds = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+    # the int64 view, not a copy: only the float array is new
+    nanoseconds = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
     nanoseconds[stamps.isna().to_numpy()] = np.nan
     return nanoseconds / 86_400e9
 
@@ -395,7 +441,6 @@ class Disengagement(Detector):
         long = data.long
         codes = long.codes
         n = len(codes)
-        status = attendance_status(data)
         days = dates_in_days(data)
         none = np.zeros(n, dtype=bool)
 
@@ -403,8 +448,8 @@ class Disengagement(Detector):
         run = np.zeros(n, dtype=np.int64)
         rate_on = none
         recent = earlier = n_earlier = np.zeros(n)
-        if status is not None:
-            miss = np.isin(status, list(self.missed))
+        miss = attendance_in(data, self.missed)
+        if miss is not None:
             run = run_lengths(miss, codes)
             if self.window is not None:
                 rate_on, recent, earlier, n_earlier = self._rising_rate(data, miss)
@@ -416,7 +461,7 @@ class Disengagement(Detector):
         # Gaps longer than usual.
         gap_on, since, usual, last_contact = none, np.zeros(n), np.zeros(n), np.full(n, -1)
         if days is not None and self.gap_factor is not None:
-            gap_on, since, usual, last_contact = self._long_gaps(data, status, days)
+            gap_on, since, usual, last_contact = self._long_gaps(data, days)
 
         # Unplanned endings (explicit column only, see the class notes).
         ending = none
@@ -455,41 +500,72 @@ class Disengagement(Detector):
         times = frame["time"].to_numpy()
         scores = frame["score"].to_numpy(dtype=np.float64)
 
-        def reasons(i: int) -> str:
-            parts = []
-            if ending[i] and course is not None:
-                parts.append(self._ending_text(i, course, scores, times))
-            if run_alarm[i] or run_warn[i]:
-                parts.append(
-                    f"{run[i]} missed sessions in a row (sessions {label(times[i - run[i] + 1])}"
-                    f" to {label(times[i])})"
-                )
-            if rate_on[i]:
-                window = int(self.window or 0)
-                parts.append(
-                    f"{label(recent[i])} of the last {window} sessions missed (sessions "
-                    f"{label(times[i - window + 1])} to {label(times[i])}) vs "
-                    f"{label(earlier[i])} of the {label(n_earlier[i])} before"
-                )
-            if gap_on[i]:
-                since_what = "attended session" if status is not None else "session"
-                parts.append(
-                    f"{label(round(since[i], 1))} days since the last {since_what} (session "
-                    f"{label(times[last_contact[i]])}), > {label(self.gap_factor)} x the usual "
-                    f"interval {label(round(usual[i], 1))} days"
-                )
-            state = f" ({status[i]})" if status is not None and status[i] else ""
-            return f"session {label(times[i])}{state}: " + "; ".join(parts)
-
         return make_events(
             self,
-            patient=frame["patient"].to_numpy()[picked],
+            patient=patient_ids(data, picked),
             session=times[picked],
             level=np.where(alarm[picked], "alarm", "warning"),
             value=value[picked],
             threshold=threshold[picked],
-            evidence=[reasons(int(i)) for i in picked],
+            evidence=self._evidence(
+                picked, times, scores, attendance_at(data, picked), course, ending,
+                run_alarm | run_warn, run, rate_on, (recent, earlier, n_earlier), gap_on,
+                (since, usual, last_contact),
+            ),
         )
+
+    def _evidence(
+        self,
+        picked: np.ndarray,
+        times: np.ndarray,
+        scores: np.ndarray,
+        status: np.ndarray | None,  # attendance text at the rows ``picked``
+        course: ScoreCourse | None,
+        ending: np.ndarray,
+        run_on: np.ndarray,
+        run: np.ndarray,
+        rate_on: np.ndarray,
+        rate: tuple[np.ndarray, np.ndarray, np.ndarray],
+        gap_on: np.ndarray,
+        gap: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        """The evidence text of the events at rows ``picked``, built column-wise."""
+        parts: list[tuple[np.ndarray, Any]] = []
+        if course is not None:
+            applies = ending[picked]
+            parts.append((applies, self._ending_texts(picked[applies], course, scores, times)))
+        applies = run_on[picked]
+        rows = picked[applies]
+        parts.append((
+            applies,
+            labels(run[rows]) + " missed sessions in a row (sessions "
+            + labels(times[rows - run[rows] + 1]) + " to " + labels(times[rows]) + ")",
+        ))
+        applies = rate_on[picked]
+        rows = picked[applies]
+        recent, earlier, n_earlier = rate
+        window = int(self.window or 0)
+        parts.append((
+            applies,
+            labels(recent[rows]) + f" of the last {window} sessions missed (sessions "
+            + labels(times[rows - window + 1]) + " to " + labels(times[rows]) + ") vs "
+            + labels(earlier[rows]) + " of the " + labels(n_earlier[rows]) + " before",
+        ))
+        applies = gap_on[picked]
+        rows = picked[applies]
+        since, usual, last_contact = gap
+        since_what = "attended session" if status is not None else "session"
+        parts.append((
+            applies,
+            labels(np.round(since[rows], 1)) + f" days since the last {since_what} (session "
+            + labels(times[last_contact[rows]]) + f"), > {label(self.gap_factor)} x the usual "
+            + "interval " + labels(np.round(usual[rows], 1)) + " days",
+        ))
+        state: Any = ""
+        if status is not None:
+            shown = status
+            state = np.where(shown.astype(bool), " (" + shown + ")", "").astype(object)
+        return "session " + labels(times[picked]) + state + ": " + join_texts(len(picked), parts)
 
     def _rising_rate(
         self, data: ScreenInput, miss: np.ndarray
@@ -513,11 +589,12 @@ class Disengagement(Detector):
         return onsets(rising, codes), recent, before, n_before
 
     def _long_gaps(
-        self, data: ScreenInput, status: np.ndarray | None, days: np.ndarray
+        self, data: ScreenInput, days: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         codes = data.long.codes
         dated = ~np.isnan(days)
-        contact = dated & (status == "attended" if status is not None else True)
+        attended = attendance_in(data, ["attended"])
+        contact = dated & (attended if attended is not None else True)
         contact_rows = np.flatnonzero(contact)
         contact_codes = codes[contact_rows]
         interval = np.diff(days[contact_rows], prepend=np.nan)
@@ -525,39 +602,51 @@ class Disengagement(Detector):
         # Median of the intervals up to each contact, once min_gaps of them exist (vectorised
         # over all patients at once).
         usual_at_contact = expanding_median(interval, contact_codes, self.min_gaps)
-        # The last contact strictly before each row, within the same patient.
-        contacts_before = np.cumsum(contact) - contact
-        first_row = data.long.starts[:-1][codes]
-        own_before = contacts_before - contacts_before[first_row]
-        has_before = own_before > 0
-        j = np.where(has_before, contacts_before - 1, 0)
-        last_contact = np.where(has_before, contact_rows[j] if len(contact_rows) else -1, -1)
-        usual = np.where(has_before, usual_at_contact[j] if len(contact_rows) else np.nan, np.nan)
-        since = np.where(has_before, days - days[np.maximum(last_contact, 0)], np.nan)
+        # The last contact strictly before each row, within the same patient: only the rows
+        # that have one (``after``) are computed; the others keep -1, 0 and no gap.
+        contacts_before = np.cumsum(contact)
+        contacts_before -= contact
+        at_first_row = contacts_before[data.long.starts[:-1]]
+        after = np.flatnonzero(contacts_before > at_first_row[codes])
+        j = contacts_before[after] - 1
+        n = len(codes)
+        last_contact = np.full(n, -1, dtype=np.int64)
+        last_contact[after] = contact_rows[j]
+        usual_after = usual_at_contact[j]
+        since_after = days[after] - days[last_contact[after]]
+        long_gap = np.zeros(n, dtype=bool)
         with np.errstate(invalid="ignore"):
-            long_gap = dated & (usual > 0) & (since > float(self.gap_factor or 0) * usual)
-        return (
-            onsets(long_gap, codes),
-            np.nan_to_num(since),
-            np.nan_to_num(usual),
-            last_contact.astype(np.int64),
-        )
+            long_gap[after] = (
+                dated[after]
+                & (usual_after > 0)
+                & (since_after > float(self.gap_factor or 0) * usual_after)
+            )
+        since, usual = np.zeros(n), np.zeros(n)
+        since[after] = np.nan_to_num(since_after)
+        usual[after] = np.nan_to_num(usual_after)
+        return onsets(long_gap, codes), since, usual, last_contact
 
-    def _ending_text(
-        self, i: int, course: ScoreCourse, scores: np.ndarray, times: np.ndarray
-    ) -> str:
-        latest, intake = course.latest_row[i], course.intake_row[i]
-        text = "unplanned ending"
-        if latest < 0:
-            return text + " (no score to judge deterioration)"
+    def _ending_texts(
+        self, rows: np.ndarray, course: ScoreCourse, scores: np.ndarray, times: np.ndarray
+    ) -> np.ndarray:
+        """The unplanned-ending text of the events at ``rows``."""
+        latest, intake = course.latest_row[rows], course.intake_row[rows]
+        out = np.full(len(rows), "unplanned ending (no score to judge deterioration)", dtype=object)
+        scored = latest >= 0
+        latest, intake, worsening = latest[scored], intake[scored], course.worsening[rows[scored]]
         change = (
-            f"score {label(scores[latest])} at session {label(times[latest])} vs intake "
-            f"{label(scores[intake])} at session {label(times[intake])}: "
-            f"{describe_change(course.worsening[i])}"
+            "score " + labels(scores[latest]) + " at session " + labels(times[latest])
+            + " vs intake " + labels(scores[intake]) + " at session " + labels(times[intake])
+            + ": " + labels(worsening, describe_change)
         )
         if course.threshold is None:
-            return f"{text} ({change}; deterioration not assessed: {course.rule})"
-        if course.deteriorated[i]:
-            return f"{text} after reliable deterioration ({change}; {course.rule})"
-        return f"{text}, not reliably worse than intake ({change}; {course.rule})"
-
+            out[scored] = (
+                "unplanned ending (" + change + f"; deterioration not assessed: {course.rule})"
+            )
+            return out
+        out[scored] = np.where(
+            course.deteriorated[rows[scored]],
+            "unplanned ending after reliable deterioration (" + change + f"; {course.rule})",
+            "unplanned ending, not reliably worse than intake (" + change + f"; {course.rule})",
+        )
+        return out

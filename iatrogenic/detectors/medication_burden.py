@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..exceptions import (
     ParameterTypeError,
 )
 from ..instruments.atc import CLASS_LABELS, atc_for_drug, classify_many, is_valid_atc
+from ._sequences import patient_ids
 from .base import Detector, ScreenInput, empty_events, make_events
 from .registry import register_detector
 
@@ -48,6 +49,24 @@ _SEDATIVES = ("benzodiazepine", "z_drug")
 
 def _group_of(drug_class: str) -> str:
     return _POOLED.get(drug_class, drug_class)
+
+
+def _per_value(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
+    """``[func(v) for v in values]`` as an object array, calling ``func`` once per distinct value.
+
+    A medication table repeats a few hundred drug names and codes over a million rows. Missing
+    entries, and any non-text value (pandas would merge 1, 1.0 and True), get ``func`` one by one.
+    """
+    values = np.asarray(values, dtype=object)
+    codes, distinct = pd.factorize(values)
+    if pd.api.types.infer_dtype(distinct, skipna=True) not in {"string", "empty"}:
+        return np.array([func(value) for value in values], dtype=object)
+    mapped = np.empty(len(distinct) + 1, dtype=object)
+    mapped[:-1] = [func(value) for value in distinct]
+    out = mapped[codes]  # code -1 (missing) takes the spare last slot, filled below
+    missing = np.flatnonzero(codes < 0)
+    out[missing] = [func(value) for value in values[missing]]
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -99,7 +118,8 @@ def _days(
             f" {describe_rows(table, bad, ['patient', column])}. Suggestion: fix them, "
             f"or parse the column first with pd.to_datetime(medications[{column!r}], format=...)."
         )
-    ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+    # the int64 view, not a copy: only the float array is new
+    ns = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
     ns[parsed.isna().to_numpy()] = np.nan
     return ns / _NS_PER_DAY
 
@@ -122,6 +142,14 @@ def _numbers(table: pd.DataFrame, column: str, caller: str) -> np.ndarray:
             f"values; {describe_rows(table, negative, ['patient', column])}."
         )
     return out
+
+
+def _stripped(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _stripped_upper(value: Any) -> str | None:
+    return value.strip().upper() if isinstance(value, str) and value.strip() else None
 
 
 def prepare_medications(medications: Any, *, caller: str = _CALLER) -> Medications:
@@ -211,20 +239,15 @@ def prepare_medications(medications: Any, *, caller: str = _CALLER) -> Medicatio
         if "drug" in table.columns
         else np.full(n, None, dtype=object)
     )
-    drug = np.array(
-        [d.strip() if isinstance(d, str) and d.strip() else None for d in drug], dtype=object
-    )
+    drug = _per_value(drug, _stripped)
     if "atc" in table.columns:
         given = table["atc"].to_numpy(dtype=object)
-        given = np.array(
-            [a.strip().upper() if isinstance(a, str) and a.strip() else None for a in given],
-            dtype=object,
-        )
+        raw = given
+        given = _per_value(raw, _stripped_upper)
         malformed = np.flatnonzero(
-            [
-                (a is None and pd.notna(v)) or (a is not None and not is_valid_atc(a))
-                for a, v in zip(given, table["atc"], strict=True)
-            ]
+            np.where(
+                pd.isna(given), pd.notna(raw), ~_per_value(given, is_valid_atc).astype(bool)
+            )
         )
         if len(malformed):
             raise InvalidValueError(
@@ -235,7 +258,7 @@ def prepare_medications(medications: Any, *, caller: str = _CALLER) -> Medicatio
             )
     else:
         given = np.full(n, None, dtype=object)
-    looked_up = np.array([atc_for_drug(d) for d in drug], dtype=object)
+    looked_up = _per_value(drug, atc_for_drug)
     atc = np.where(pd.isna(given), looked_up, given)
     nameless = np.flatnonzero(pd.isna(drug) & pd.isna(given))
     if len(nameless):
@@ -253,7 +276,7 @@ def prepare_medications(medications: Any, *, caller: str = _CALLER) -> Medicatio
         stop=stop,
         drug=drug,
         atc=atc,
-        drug_class=classify_many(atc),
+        drug_class=_per_value(atc, lambda code: classify_many([code])[0]),
         dose=dose,
         age=age,
     )
@@ -268,9 +291,13 @@ def _keys(*arrays: np.ndarray) -> np.ndarray:
     """One integer key per distinct combination of the arrays' values."""
     if len(arrays[0]) == 0:
         return np.zeros(0, dtype=np.int64)
-    codes = [pd.factorize(pd.Series(a, dtype=object), sort=True)[0] for a in arrays]
-    stacked = np.stack(codes, axis=1)
-    return np.unique(stacked, axis=0, return_inverse=True)[1].ravel().astype(np.int64)
+    # The rank of each combination in lexicographic order of the values, as np.unique(axis=0)
+    # of the stacked codes would give, from one int64 combination per row.
+    combined = np.zeros(len(arrays[0]), dtype=np.int64)
+    for values in arrays:
+        codes, distinct = pd.factorize(np.asarray(values), sort=True)
+        combined = combined * (len(distinct) + 1) + (codes + 1)  # a missing value (-1) first
+    return np.unique(combined, return_inverse=True)[1].ravel().astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -344,6 +371,12 @@ def _onsets(
 
 def _dates(days: np.ndarray) -> np.ndarray:
     """Float days -> 'YYYY-MM-DD' strings ('ongoing' for inf)."""
+    # each distinct day formatted once: strftime is slow and the days repeat
+    codes, distinct = pd.factorize(np.asarray(days, dtype=np.float64), use_na_sentinel=False)
+    return _distinct_dates(np.asarray(distinct, dtype=np.float64))[codes]
+
+
+def _distinct_dates(days: np.ndarray) -> np.ndarray:
     out = np.full(len(days), "ongoing", dtype=object)
     finite = np.isfinite(days)
     if finite.any():
@@ -602,12 +635,11 @@ class MedicationBurden(Detector):
     def _drug_courses(self, table: _Rows, mask: np.ndarray) -> tuple[_Courses, np.ndarray]:
         rows = np.flatnonzero(mask)
         # A drug is identified by its full (level 5) ATC code, else by its code and name.
-        ident = np.array(
-            [
-                a if len(a) == 7 else f"{a}|{str(d).lower()}"
-                for a, d in zip(table.atc[rows], table.drug[rows], strict=True)
-            ],
-            dtype=object,
+        atc, drug = table.atc[rows], table.drug[rows]
+        full_code = _per_value(atc, len).astype(np.int64) == 7
+        ident = atc.copy()
+        ident[~full_code] = (
+            atc[~full_code] + "|" + _per_value(drug[~full_code], lambda d: str(d).lower())
         )
         key = _keys(table.code[rows], ident)
         return _courses(key, table.start[rows], table.stop[rows], 1.0), rows
@@ -628,16 +660,10 @@ class MedicationBurden(Detector):
                 "code": table.code[first_row],
                 "start": courses.start,
                 "end": courses.end,
-                "text": [
-                    f"{d} ({c}, from {s})"
-                    for d, c, s in zip(
-                        table.drug[first_row],
-                        [CLASS_LABELS[c] for c in table.drug_class[first_row]],
-                        _dates(courses.start),
-                        strict=True,
-                    )
-                ],
-                "group": [_group_of(c) for c in table.drug_class[first_row]],
+                "text": table.drug[first_row] + " ("
+                + _per_value(table.drug_class[first_row], CLASS_LABELS.__getitem__)
+                + ", from " + _dates(courses.start) + ")",
+                "group": _per_value(table.drug_class[first_row], _group_of),
             }
         )
         events = pd.DataFrame({"event": np.arange(len(ev_code)), "code": ev_code, "day": ev_day})
@@ -679,7 +705,7 @@ class MedicationBurden(Detector):
         if len(rows) == 0:
             return pd.DataFrame()
         first_row = rows[np.unique(courses.of_row, return_index=True)[1]]
-        group = np.array([_group_of(c) for c in table.drug_class[first_row]], dtype=object)
+        group = _per_value(table.drug_class[first_row], _group_of)
         course_code = table.code[first_row]
         key = _keys(course_code, group)
         ev_key, ev_day, count = _onsets(key, courses.start, courses.end, 2)
@@ -761,7 +787,7 @@ class MedicationBurden(Detector):
         rows = np.flatnonzero(np.isin(table.drug_class, self.stop_classes))
         if len(rows) == 0:
             return pd.DataFrame()
-        group = np.array([_group_of(c) for c in table.drug_class[rows]], dtype=object)
+        group = _per_value(table.drug_class[rows], _group_of)
         key = _keys(table.code[rows], group)
         courses = _courses(key, table.start[rows], table.stop[rows], float(self.restart_days))
         # Taper: a row with a lower dose than the previous row of the same drug in the course,
@@ -917,7 +943,7 @@ class MedicationBurden(Detector):
         ]
         result = make_events(
             self,
-            patient=frame["patient"].to_numpy()[at],
+            patient=patient_ids(data, at),
             session=time[at],
             level=events["level"].to_numpy(dtype=object),
             value=value,

@@ -10,12 +10,14 @@ import pandas as pd
 from .._validation import check_choice
 from ..core.expected_response import (
     DETERIORATION_RULES,
+    SIGNALS,
     ExpectedResponseModel,
     SignalRules,
     load_reference_model,
 )
 from ..exceptions import ParameterTypeError
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from ._sequences import patient_ids
+from .base import Detector, ScreenInput, empty_events, formatted, label, labels, make_events
 from .registry import register_detector
 
 __all__ = ["OffTrack", "off_track_evidence"]
@@ -61,6 +63,24 @@ def off_track_evidence(
         f"{warning_level * 100:g}% band {way} {warning_edge:.1f}: {signal}{extra} "
         f"({method} reference model, {n_reference} patients)"
     )
+
+
+def _onsets(block: dict[str, np.ndarray], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a block of whole patients where a scored row's signal rises: to red (an alarm,
+    from yellow or below) or to yellow (a warning, from green or white), against the patient's
+    previous scored row; and which of them are alarms."""
+    scored = np.flatnonzero(~np.isnan(block["score"]) & (block["reason"] == 0))
+    signal = block["signal"][scored]
+    red, yellow = SIGNALS.index("red"), SIGNALS.index("yellow")
+    level = np.select([signal == red, signal == yellow], [2, 1], 0)
+    codes = codes[scored]
+    first = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
+    previous = np.r_[0, level[:-1]] if len(level) else level
+    previous[first] = 0
+    alarm = (level == 2) & (previous < 2)
+    warning = (level == 1) & (previous == 0)
+    hit = alarm | warning
+    return scored[hit], alarm[hit]
 
 
 @register_detector
@@ -179,59 +199,49 @@ class OffTrack(Detector):
 
     def detect(self, data: ScreenInput) -> pd.DataFrame:
         model = self.resolved_model()
-        tracked = model._track_long(data.long, self.rules, "OffTrack.detect")
-        y = tracked["score"].to_numpy(dtype=np.float64)
-        expected = tracked["expected"].to_numpy(dtype=np.float64)
-        intake = tracked["intake"].to_numpy(dtype=np.float64)
-        tau = tracked["time_since_intake"].to_numpy(dtype=np.float64)
-        signals = tracked["signal"].to_numpy(dtype=object)
-        deteriorated = tracked["deteriorated"].fillna(False).to_numpy(dtype=bool)
-        scored = np.flatnonzero(~np.isnan(y) & tracked["reason"].isna().to_numpy())
-        if len(scored) == 0:
-            return empty_events()
-        codes = data.long.codes[scored]
-        signal = tracked["signal"].to_numpy()[scored]
-        level = np.select([signal == "red", signal == "yellow"], [2, 1], 0)
-        first = np.r_[True, codes[1:] != codes[:-1]]
-        previous = np.r_[0, level[:-1]]
-        previous[first] = 0
-        alarm = (level == 2) & (previous < 2)
-        warning = (level == 1) & (previous == 0)
-        hit = alarm | warning
-        if not hit.any():
-            return empty_events()
-        rows = scored[hit]
-        is_alarm = alarm[hit]
         lower_better = model.better_ == "lower"
-        edge = tracked["upper" if lower_better else "lower"].to_numpy()[rows]
-        wedge = tracked["warning_upper" if lower_better else "warning_lower"].to_numpy()[rows]
-        threshold = np.where(is_alarm, edge, wedge)
-        sessions = tracked["session"].to_numpy()[rows]
-        evidence = [
-            off_track_evidence(
-                score=float(y[i]),
-                session=s,
-                expected=float(expected[i]),
-                intake=float(intake[i]),
-                tau=float(tau[i]),
-                edge=float(e),
-                warning_edge=float(w),
-                signal=str(signals[i]),
-                deteriorated=bool(deteriorated[i]),
-                better=model.better_,
-                level=self.level,
-                warning_level=self.warning_level,
-                method=model.method_,
-                n_reference=model.n_patients_,
+        needed = {
+            "score": "score", "time_since_intake": "time_since_intake", "intake": "intake",
+            "expected": "expected", "signal": "signal", "deteriorated": "deteriorated",
+            "edge": "upper" if lower_better else "lower",
+            "wedge": "warning_upper" if lower_better else "warning_lower",
+        }
+        # The columns are read block by block (whole patients), at the events' rows only.
+        found: list[dict[str, np.ndarray]] = []
+        for begin, block in model._track_blocks(data.long, self.rules, "OffTrack.detect"):
+            hit, is_alarm = _onsets(block, data.long.codes[begin : begin + len(block["score"])])
+            found.append(
+                {"row": hit + begin, "is_alarm": is_alarm}
+                | {name: block[column][hit] for name, column in needed.items()}
             )
-            for i, s, e, w in zip(rows, sessions, edge, wedge, strict=True)
-        ]
+        tracked = {name: np.concatenate([part[name] for part in found]) for name in found[0]}
+        rows = tracked["row"]
+        if len(rows) == 0:
+            return empty_events()
+        is_alarm, y, signal = tracked["is_alarm"], tracked["score"], tracked["signal"]
+        edge, wedge = tracked["edge"], tracked["wedge"]
+        threshold = np.where(is_alarm, edge, wedge)
+        sessions = data.long.frame["time"].to_numpy()[rows]
+        # As off_track_evidence, column-wise: the monitor formats one event at a time.
+        way = "up to" if model.better_ == "lower" else "down to"
+        deteriorated = tracked["deteriorated"] == 1
+        evidence = (
+            "score " + formatted(y, "g") + " at session " + labels(sessions) + " ("
+            + formatted(tracked["time_since_intake"], "g") + " after intake at "
+            + formatted(tracked["intake"], "g") + "): expected "
+            + formatted(tracked["expected"], ".1f")
+            + f", {self.level * 100:g}% band {way} " + formatted(edge, ".1f")
+            + f", {self.warning_level * 100:g}% band {way} " + formatted(wedge, ".1f") + ": "
+            + np.array(SIGNALS, dtype=object)[signal]
+            + np.where(deteriorated, "; reliable deterioration from intake", "").astype(object)
+            + f" ({model.method_} reference model, {model.n_patients_} patients)"
+        )
         return make_events(
             self,
-            patient=tracked["patient"].to_numpy()[rows],
+            patient=patient_ids(data, rows),
             session=sessions,
             level=np.where(is_alarm, "alarm", "warning"),
-            value=y[rows],
+            value=y,
             threshold=threshold,
             evidence=evidence,
         )

@@ -159,18 +159,20 @@ class RiskItemSignal(Detector):
         if not hit.any():
             return empty_events()
 
-        value = np.select([at_max, jumped, from_zero], [item, rise, item], run.astype(float))
-        threshold = np.select(
-            [at_max, jumped, from_zero],
-            [np.full(len(rows), maximum if maximum is not None else np.nan),
-             np.full(len(rows), self.jump if self.jump is not None else np.nan),
-             np.zeros(len(rows))],
-            np.full(len(rows), float(self.persist or 0)),
-        )
         frame = data.long.frame
         times = frame["time"].to_numpy()
         prev_rows = previous_in_group(rows, codes, fill=-1).astype(np.int64)
         picked = np.flatnonzero(hit)
+        # value and threshold at the flagged rows only (a few), not over every row
+        am, jp, fz = at_max[picked], jumped[picked], from_zero[picked]
+        value = np.select([am, jp, fz], [item[picked], rise[picked], item[picked]],
+                          run[picked].astype(float))
+        threshold = np.select(
+            [am, jp, fz],
+            [maximum if maximum is not None else np.nan,
+             self.jump if self.jump is not None else np.nan, 0.0],
+            float(self.persist or 0),
+        )
         evidence = self._evidence(
             column, rows[picked], item[picked], times, values, prev_rows[picked],
             [
@@ -187,8 +189,8 @@ class RiskItemSignal(Detector):
             patient=patient_ids(data, rows[picked]),
             session=times[rows[picked]],
             level=np.where(alarm[picked], "alarm", "warning"),
-            value=value[picked],
-            threshold=threshold[picked],
+            value=value,
+            threshold=threshold,
             evidence=evidence,
         )
 

@@ -10,36 +10,53 @@ import pandas as pd
 from .. import instruments as _instruments
 from .._validation import check_number
 from ..exceptions import ParameterError, ParameterTypeError
-from .base import Detector, ScreenInput, empty_events, label, make_events
+from ._sequences import patient_ids
+from .base import Detector, ScreenInput, empty_events, formatted, labels, make_events
 from .registry import register_detector
 
 __all__ = ["SymptomEmergence"]
 
 
 def _runs(
-    values: np.ndarray, codes: np.ndarray, intake_ok: Any, elevated: Any
+    values: np.ndarray, codes: np.ndarray, intake_ok: Any, elevated: Any, persist: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of consecutive elevated observations after a low intake, per patient.
+    """Flags of runs of consecutive elevated observations after a low intake, per patient.
 
-    ``values`` is one column of the sorted long frame. Returns, for the observed rows after intake
-    (positions ``rows`` in the frame): the row of each patient's intake, whether the row is
-    elevated, the position of the row within its run of elevated observations (1 = first), and
-    the frame row at which the run began.
+    ``values`` is one column of the sorted long frame; missing values are skipped. A run's first
+    observation is flagged (a warning, when ``persist > 1``) and so is its ``persist``-th (the
+    alarm). Returns, in frame order, the frame rows flagged, whether each is the alarm, the
+    frame row at which its run began and the row of the patient's intake (the first observed
+    value).
+
+    Only the runs' first and last observations are located over all rows; the rest is per run.
     """
     observed = np.flatnonzero(~np.isnan(values))
     row_codes = codes[observed]
-    first = np.r_[True, row_codes[1:] != row_codes[:-1]] if len(observed) else np.zeros(0, bool)
-    # Intake = the first observed value of the column for each patient.
-    intake_index = np.cumsum(first) - 1
-    intake_rows = observed[first][intake_index]
-    eligible = intake_ok(values[intake_rows])
-    hot = elevated(values[observed]) & eligible & ~first
-    previous = np.r_[False, hot[:-1]] & ~first
-    onset = hot & ~previous
-    positions = np.arange(len(observed))
-    run_start = np.maximum.accumulate(np.where(onset, positions, 0)) if len(observed) else positions
-    run_length = positions - run_start + 1
-    return observed, intake_rows, np.where(hot, run_length, 0), observed[run_start]
+    first = np.ones(len(observed), dtype=bool)
+    np.not_equal(row_codes[1:], row_codes[:-1], out=first[1:])
+    intake_rows = np.full(int(codes[-1]) + 1 if len(codes) else 0, -1, dtype=np.int64)
+    intake_rows[row_codes[first]] = observed[first]
+    eligible = np.zeros(len(intake_rows), dtype=bool)
+    eligible[row_codes[first]] = intake_ok(values[observed[first]])
+    hot = elevated(values[observed]) & eligible[row_codes]
+    hot &= ~first
+    # A patient's intake is never hot, so runs never cross patients.
+    onset = hot.copy()
+    onset[1:] &= ~hot[:-1]
+    end = hot.copy()
+    end[:-1] &= ~hot[1:]
+    run_first, run_last = np.flatnonzero(onset), np.flatnonzero(end)
+    long_enough = run_last - run_first + 1 >= persist
+    alarms = run_first[long_enough] + (persist - 1)
+    warnings = run_first if persist > 1 else run_first[:0]
+    positions = np.concatenate([warnings, alarms])
+    began = np.concatenate([warnings, run_first[long_enough]])
+    is_alarm = np.r_[np.zeros(len(warnings), dtype=bool), np.ones(len(alarms), dtype=bool)]
+    order = np.argsort(positions, kind="stable")
+    positions, began, is_alarm = positions[order], began[order], is_alarm[order]
+    return (
+        observed[positions], is_alarm, observed[began], intake_rows[row_codes[positions]]
+    )
 
 
 @register_detector
@@ -174,7 +191,6 @@ class SymptomEmergence(Detector):
         frame = data.long.frame
         codes = data.long.codes
         time = frame["time"].to_numpy()
-        patient = frame["patient"].to_numpy()
         tables = []
         for column in data.options.get("items") or []:
             tables.append(
@@ -182,7 +198,7 @@ class SymptomEmergence(Detector):
                     frame[column].to_numpy(dtype=np.float64),
                     codes,
                     time,
-                    patient,
+                    data,
                     what=f"item {column}",
                     intake_ok=lambda v: v <= self.low,
                     elevated=lambda v: v >= self.high,
@@ -200,7 +216,7 @@ class SymptomEmergence(Detector):
                     frame[column].to_numpy(dtype=np.float64),
                     codes,
                     time,
-                    patient,
+                    data,
                     what=f"{inst.label} ({column})",
                     intake_ok=lambda v, c=caseness: ~c.is_clinical(v),
                     elevated=lambda v, c=caseness: c.is_clinical(v),
@@ -219,7 +235,7 @@ class SymptomEmergence(Detector):
         values: np.ndarray,
         codes: np.ndarray,
         time: np.ndarray,
-        patient: np.ndarray,
+        data: ScreenInput,
         *,
         what: str,
         intake_ok: Any,
@@ -228,32 +244,30 @@ class SymptomEmergence(Detector):
         high_text: str,
         threshold: float,
     ) -> pd.DataFrame:
-        observed, intake_rows, run_length, run_start = _runs(values, codes, intake_ok, elevated)
-        alarm = run_length == self.persist
-        warning = (run_length == 1) & (self.persist > 1)
-        flagged = alarm | warning
-        if not flagged.any():
+        hits, is_alarm, starts, intakes = _runs(
+            values, codes, intake_ok, elevated, self.persist
+        )
+        if len(hits) == 0:
             return empty_events()
-        hits = observed[flagged]
-        starts = run_start[flagged]
-        intakes = intake_rows[flagged]
-        is_alarm = alarm[flagged]
         level = np.where(is_alarm, "alarm", "warning")
         n = self.persist
-        evidence = [
-            f"{what} = {values[i]:g} at session {label(time[i])} ({high_text}); intake "
-            f"{values[j]:g} at session {label(time[j])} ({intake_text}); "
-            + (
-                f"elevated for {n} consecutive observed session{'s' if n > 1 else ''} since "
-                f"session {label(time[s])}"
-                if a
-                else f"first elevated session; alarm if still {high_text} for {n} observed sessions"
-            )
-            for i, j, s, a in zip(hits, intakes, starts, is_alarm, strict=True)
-        ]
+        course = np.full(
+            len(hits),
+            f"first elevated session; alarm if still {high_text} for {n} observed sessions",
+            dtype=object,
+        )
+        course[is_alarm] = (
+            f"elevated for {n} consecutive observed session{'s' if n > 1 else ''} since session "
+            + labels(time[starts[is_alarm]])
+        )
+        evidence = (
+            f"{what} = " + formatted(values[hits], "g") + " at session " + labels(time[hits])
+            + f" ({high_text}); intake " + formatted(values[intakes], "g") + " at session "
+            + labels(time[intakes]) + f" ({intake_text}); " + course
+        )
         return make_events(
             self,
-            patient=patient[hits],
+            patient=patient_ids(data, hits),
             session=time[hits],
             level=level,
             value=values[hits],
