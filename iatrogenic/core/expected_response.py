@@ -571,7 +571,9 @@ class ExpectedResponseModel:
         ----------
         data : DataFrame
             Long format, one row per patient and session (numeric sessions), with the model's
-            covariate columns. Rows without a score keep their row (no signal).
+            covariate columns. Rows without a score keep their row (no signal). A
+            ``dask.dataframe.DataFrame`` gives a lazy Dask DataFrame of the same rows (see
+            ``docs/dask.md``).
         patient, time, score : str, optional
             Column names; default those of the reference sample.
         level, warning_level, deterioration, functional, functional_first
@@ -1032,7 +1034,8 @@ def fit_expected_response(
     reference : DataFrame
         Long format: one row per patient and session of the reference patients (numeric
         sessions). Each patient's first observed score is its intake; the growth model is fitted
-        on the later scores.
+        on the later scores. A ``dask.dataframe.DataFrame`` is fitted from per-patient sums
+        gathered over its partitions, to the same model (see ``docs/dask.md``).
     method : {"hlm", "neighbors"}, default "hlm"
         ``"hlm"``: the expected course of a new patient is the growth model's fixed part at the
         patient's intake (and covariates). ``"neighbors"``: it is corrected by the ``k`` reference

@@ -12,7 +12,7 @@ a batch screen and a live monitor.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -272,6 +272,46 @@ def join_texts(n: int, parts: Iterable[tuple[np.ndarray, Any]], sep: str = "; ")
         out[applies] = out[applies] + separator + texts
         started |= applies
     return out
+
+
+def bundled_model_gap(
+    data: ScreenInput, *, given: bool, reference_instrument: str, what: str, fit_hint: str
+) -> list[str]:
+    """The gap of a detector without a model of its own when the bundled one does not apply.
+
+    The bundled reference models are fitted on one instrument; on another, the detector needs a
+    model fitted by the caller (``fit_hint`` says how). Worded for the screen's skipped list.
+    """
+    inst = data.instrument.name if data.instrument is not None else None
+    if given or inst == reference_instrument:
+        return []
+    return [f"{what} (the bundled one is for instrument={reference_instrument!r}; pass {fit_hint})"]
+
+
+def model_input_gaps(
+    data: ScreenInput,
+    *,
+    covariates: Sequence[str],
+    model_better: str,
+    predict_call: str,
+    sessions_for: str,
+) -> list[str]:
+    """What ``data`` lacks for a fitted reference model: its covariate columns among the screen's
+    inputs, numeric sessions, and the same direction of improvement."""
+    gaps = []
+    frame = data.long.frame
+    absent = [c for c in covariates if c not in frame.columns]
+    if absent:
+        gaps.append(
+            f"the model's covariate columns {', '.join(map(repr, absent))} (pass them to the "
+            f"screen as named inputs, e.g. age=, or use {predict_call})"
+        )
+    time = frame["time"]
+    if pd.api.types.is_bool_dtype(time) or not pd.api.types.is_numeric_dtype(time):
+        gaps.append(f"numeric sessions ({sessions_for})")
+    if model_better != data.better:
+        gaps.append(f"a model with better={data.better!r} (the model has better={model_better!r})")
+    return gaps
 
 
 def empty_events() -> pd.DataFrame:

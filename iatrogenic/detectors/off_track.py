@@ -17,7 +17,17 @@ from ..core.expected_response import (
 )
 from ..exceptions import ParameterTypeError
 from ._sequences import patient_ids
-from .base import Detector, ScreenInput, empty_events, formatted, label, labels, make_events
+from .base import (
+    Detector,
+    ScreenInput,
+    bundled_model_gap,
+    empty_events,
+    formatted,
+    label,
+    labels,
+    make_events,
+    model_input_gaps,
+)
 from .registry import register_detector
 
 __all__ = ["OffTrack", "off_track_evidence"]
@@ -172,30 +182,18 @@ class OffTrack(Detector):
 
     def missing_inputs(self, data: ScreenInput) -> list[str]:
         missing = super().missing_inputs(data)
-        if self.model is None:
-            inst = data.instrument.name if data.instrument is not None else None
-            if inst != REFERENCE_INSTRUMENT:
-                missing.append(
-                    "a reference model (the bundled one is for instrument='phq9'; pass "
-                    "OffTrack(model=ia.fit_expected_response(reference, ...)))"
-                )
-                return missing
+        gap = bundled_model_gap(
+            data, given=self.model is not None, reference_instrument=REFERENCE_INSTRUMENT,
+            what="a reference model",
+            fit_hint="OffTrack(model=ia.fit_expected_response(reference, ...))",
+        )
+        if gap:
+            return missing + gap
         model = self.resolved_model()
-        frame = data.long.frame
-        absent = [c for c in model.covariates_ if c not in frame.columns]
-        if absent:
-            missing.append(
-                f"the model's covariate columns {', '.join(map(repr, absent))} (pass them to the "
-                "screen as named inputs, e.g. age=, or use model.track())"
-            )
-        time = frame["time"]
-        if pd.api.types.is_bool_dtype(time) or not pd.api.types.is_numeric_dtype(time):
-            missing.append("numeric sessions (time since intake is needed)")
-        if model.better_ != data.better:
-            missing.append(
-                f"a model with better={data.better!r} (the model has better={model.better_!r})"
-            )
-        return missing
+        return missing + model_input_gaps(
+            data, covariates=model.covariates_, model_better=model.better_,
+            predict_call="model.track()", sessions_for="time since intake is needed",
+        )
 
     def detect(self, data: ScreenInput) -> pd.DataFrame:
         model = self.resolved_model()

@@ -10,7 +10,17 @@ from ..classes import _engine as eng
 from ..classes.lcga import TrajectoryClassModel
 from ..classes.reference import load_reference_classes
 from ..exceptions import ParameterError, ParameterTypeError
-from .base import Detector, ScreenInput, empty_events, formatted, label, labels, make_events
+from .base import (
+    Detector,
+    ScreenInput,
+    bundled_model_gap,
+    empty_events,
+    formatted,
+    label,
+    labels,
+    make_events,
+    model_input_gaps,
+)
 from .registry import register_detector
 
 __all__ = ["WorseningClass"]
@@ -168,31 +178,19 @@ class WorseningClass(Detector):
 
     def missing_inputs(self, data: ScreenInput) -> list[str]:
         missing = super().missing_inputs(data)
-        if self.model is None:
-            inst = data.instrument.name if data.instrument is not None else None
-            if inst != REFERENCE_INSTRUMENT:
-                missing.append(
-                    "a trajectory-class model (the bundled one is for instrument='phq9'; pass "
-                    "WorseningClass(model=ia.fit_trajectory_classes(reference, ...)))"
-                )
-                return missing
+        gap = bundled_model_gap(
+            data, given=self.model is not None, reference_instrument=REFERENCE_INSTRUMENT,
+            what="a trajectory-class model",
+            fit_hint="WorseningClass(model=ia.fit_trajectory_classes(reference, ...))",
+        )
+        if gap:
+            return missing + gap
         model = self.resolved_model()
-        frame = data.long.frame
-        covariates = model._state.covariates
-        absent = [c for c in covariates if c not in frame.columns]
-        if absent:
-            missing.append(
-                f"the model's covariate columns {', '.join(map(repr, absent))} (pass them to the "
-                "screen as named inputs, e.g. age=, or use model.predict_proba())"
-            )
-        time = frame["time"]
-        if pd.api.types.is_bool_dtype(time) or not pd.api.types.is_numeric_dtype(time):
-            missing.append("numeric sessions (the class curves are functions of session)")
-        if model.better_ != data.better:
-            missing.append(
-                f"a model with better={data.better!r} (the model has better={model.better_!r})"
-            )
-        return missing
+        return missing + model_input_gaps(
+            data, covariates=model._state.covariates, model_better=model.better_,
+            predict_call="model.predict_proba()",
+            sessions_for="the class curves are functions of session",
+        )
 
     def detect(self, data: ScreenInput) -> pd.DataFrame:
         model = self.resolved_model()
