@@ -284,6 +284,14 @@ def _parser() -> argparse.ArgumentParser:
         "(default: on when stderr is a terminal)",
     )
     screen.add_argument(
+        "--output-format",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="format of the output tables (events, patients, reliable_change, therapists, "
+        "provider_events); parquet needs pyarrow: pip install 'iatrogenic[parquet]' "
+        "(default: csv)",
+    )
+    screen.add_argument(
         "--max-patients",
         type=int,
         default=20,
@@ -1283,6 +1291,14 @@ def _screen(args: argparse.Namespace) -> int:
 
     if args.engine == "dask":
         return _screen_dask(args)
+    if args.output_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise _fail(
+                "--output-format parquet needs the optional package pyarrow: pip install "
+                "'iatrogenic[parquet]' (or leave the flag out for CSV)."
+            ) from None
     if args.scheduler is not None:
         raise _fail("--scheduler needs --engine dask.")
     if args.max_patients < 0:
@@ -1345,16 +1361,20 @@ def _screen(args: argparse.Namespace) -> int:
         first_alarm_session=_session_column(patients["first_alarm_session"]),
         first_event_session=_session_column(patients["first_event_session"]),
     )
-    outputs = {"events.csv": events, "patients.csv": patients}
+    suffix = "." + args.output_format
+    outputs = {"events" + suffix: events, "patients" + suffix: patients}
     if isinstance(change, pd.DataFrame):
-        outputs["reliable_change.csv"] = change
+        outputs["reliable_change" + suffix] = change
     if providers is not None and providers.table is not None and providers.events is not None:
-        outputs["therapists.csv"] = providers.table
-        outputs["provider_events.csv"] = providers.events.assign(
+        outputs["therapists" + suffix] = providers.table
+        outputs["provider_events" + suffix] = providers.events.assign(
             session=_session_column(providers.events["session"])
         )
     for name, table in outputs.items():
-        table.to_csv(out / name, index=False)
+        if args.output_format == "parquet":
+            table.to_parquet(out / name, index=False)
+        else:
+            table.to_csv(out / name, index=False)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
     # last, so that the tables are written even if the page cannot be
     html_problem = _write_html(

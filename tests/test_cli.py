@@ -199,3 +199,22 @@ def test_progress_bar_on_request_and_off_by_default_off_a_terminal(tmp_path, cap
     assert capsys.readouterr().err == ""
     assert main([*args, "--no-progress"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_output_format_parquet_writes_the_same_tables(tmp_path):
+    pytest.importorskip("pyarrow")
+    common = ["screen", "--example", "--therapist", "therapist", "--max-patients", "0"]
+    assert main([*common, "--out", str(tmp_path / "csv")]) == 0
+    assert main([*common, "--out", str(tmp_path / "pq"), "--output-format", "parquet"]) == 0
+    for name in ("events", "patients", "reliable_change", "therapists", "provider_events"):
+        assert not (tmp_path / "pq" / f"{name}.csv").exists()
+        from_parquet = pd.read_parquet(tmp_path / "pq" / f"{name}.parquet")
+        from_csv = pd.read_csv(tmp_path / "csv" / f"{name}.csv")
+        assert from_parquet.columns.tolist() == from_csv.columns.tolist()
+        assert len(from_parquet) == len(from_csv)
+        assert len(from_csv) > 0 or name == "provider_events"  # the example's therapists: none
+    events = pd.read_parquet(tmp_path / "pq" / "events.parquet")
+    csv_events = pd.read_csv(tmp_path / "csv" / "events.csv", dtype={"session": str})
+    assert events["evidence"].tolist() == csv_events["evidence"].tolist()
+    assert events["session"].astype(str).tolist() == csv_events["session"].tolist()
+    pd.testing.assert_series_equal(events["value"], csv_events["value"], check_dtype=False)
