@@ -12,7 +12,7 @@ from scipy import stats
 import iatrogenic as ia
 from iatrogenic._validation import _patient_codes, prepare_long
 from iatrogenic.core import expected_response, growth
-from iatrogenic.detectors import sudden_loss, symptom_emergence
+from iatrogenic.detectors import disengagement, sudden_loss, symptom_emergence
 from iatrogenic.detectors._sequences import run_lengths
 from iatrogenic.detectors.base import ScreenInput, formatted, join_texts, label, labels
 from iatrogenic.detectors.disengagement import score_course
@@ -185,6 +185,27 @@ def test_score_course_matches_a_row_by_row_reading():
                 assert np.isnan(course.worsening[row])
             else:
                 assert course.worsening[row] == scores[latest] - scores[first_seen]
+
+
+
+def test_disengagement_in_blocks_equals_one_block(monkeypatch):
+    # attendance, dates and endings, so every trigger and the score course are read by block
+    data, _, medications = ia.datasets.simulate(
+        n_patients=150, n_therapists=5, seed=11, return_medications=True
+    )
+    options = ia.datasets.screen_options(medications)
+    whole = ia.screen(data, detectors=["disengagement"], **options)
+    long = prepare_long(data, patient="patient", time="session", score="phq9", caller="t")
+    course = score_course(ScreenInput(long=long, instrument=ia.instruments.get("phq9")),
+                          ReliableDeterioration())
+    monkeypatch.setattr(disengagement, "_BLOCK_ROWS", 7)  # one patient (or two) per block
+    blocks = ia.screen(data, detectors=["disengagement"], **options)
+    in_blocks = score_course(ScreenInput(long=long, instrument=ia.instruments.get("phq9")),
+                             ReliableDeterioration())
+    assert set(whole["level"]) == {"warning", "alarm"}
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+    for field in ("intake_row", "latest_row", "worsening"):
+        np.testing.assert_array_equal(getattr(in_blocks, field), getattr(course, field))
 
 
 # -- issue 12: evidence text by distinct value, the event sort, attendance text ------------------

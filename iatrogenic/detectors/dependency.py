@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._validation import check_number
 from ..exceptions import ParameterError, ParameterTypeError
-from ._sequences import group_starts, onsets, patient_ids, rolling_median
+from ._sequences import group_starts, onsets, patient_ids, rolling_median, within_patient_cumsum
 from .base import Detector, ScreenInput, empty_events, join_texts, label, labels, make_events
 from .disengagement import (
     ScoreCourse,
@@ -20,7 +20,6 @@ from .disengagement import (
     describe_change,
     position_in_group,
     score_course,
-    within_patient_cumsum,
 )
 from .registry import register_detector
 

@@ -6,6 +6,7 @@ from intake, which the dependency detector shares.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,7 +32,6 @@ from ._sequences import (
     patient_ids,
     position_in_group,
     run_lengths,
-    within_patient_cumsum,
 )
 from .base import Detector, ScreenInput, empty_events, join_texts, label, labels, make_events
 from .registry import register_detector
@@ -131,13 +131,21 @@ def dates_in_days(data: ScreenInput) -> np.ndarray | None:
 
     Datetimes and date strings are converted; plain numbers are taken as day numbers.
     """
+    source = _date_source(data)
+    return None if source is None else _days_at(source, slice(None))
+
+
+def _date_source(data: ScreenInput) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The date column, checked, as ``(day numbers, None)`` for plain numbers or as
+    ``(nanoseconds, missing)`` for dates, for :func:`_days_at`; None without a date column."""
     if "date" not in data.columns:
         return None
     values = pd.Series(column_values(data, "date"))
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values.to_numpy(dtype=np.float64, na_value=np.nan), None
     stamps = pd.to_datetime(values, errors="coerce")
-    bad = np.flatnonzero(stamps.isna().to_numpy() & values.notna().to_numpy())
+    missing = stamps.isna().to_numpy()
+    bad = np.flatnonzero(missing & values.notna().to_numpy())
     if len(bad):
         column = data.columns["date"]
         frame = data.long.frame
@@ -149,10 +157,19 @@ def dates_in_days(data: ScreenInput) -> np.ndarray | None:
             f"{describe_rows(shown, bad, ['patient', 'session', column])}. Suggestion: "
             f"convert it with pd.to_datetime(data[{column!r}], format=...)."
         )
-    # the int64 view, not a copy: only the float array is new
-    nanoseconds = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
-    nanoseconds[stamps.isna().to_numpy()] = np.nan
-    return nanoseconds / 86_400e9
+    # the int64 view, not a copy: the float days are made where needed (:func:`_days_at`)
+    return stamps.to_numpy(dtype="datetime64[ns]").view(np.int64), missing
+
+
+def _days_at(source: tuple[np.ndarray, np.ndarray | None], rows: slice) -> np.ndarray:
+    """The float days of ``rows`` from a :func:`_date_source`."""
+    values, missing = source
+    if missing is None:
+        return values[rows]
+    days = values[rows].astype(np.float64)
+    days[missing[rows]] = np.nan
+    days /= 86_400e9
+    return days
 
 
 def check_reliable(
@@ -214,26 +231,38 @@ def score_course(data: ScreenInput, reliable: ReliableDeterioration) -> ScoreCou
     long = data.long
     scores = long.frame["score"].to_numpy(dtype=np.float64)
     codes, starts = long.codes, long.starts
-    # Written to keep few row-length temporaries alive at once (millions of rows).
-    latest = np.where(np.isnan(scores), -1, np.arange(len(scores)))
-    np.maximum.accumulate(latest, out=latest)  # last observed row so far (any patient)
-    # ``latest`` never decreases, so a patient's first observed row is the first value of it
-    # that falls inside the patient's rows.
-    position = np.searchsorted(latest, starts[:-1])
-    has_intake = position < starts[1:]
+    n = len(scores)
+    latest = np.empty(n, dtype=np.int64)
+    intake = np.empty(n, dtype=np.int64)
+    worsening = np.empty(n)
     intake_of_patient = np.full(long.n_patients, -1, dtype=np.int64)
-    intake_of_patient[has_intake] = latest[position[has_intake]]
-    latest[latest < starts[:-1][codes]] = -1  # nothing observed yet for this patient
-    known = latest >= 0
-    intake = intake_of_patient[codes]
-    intake[~known] = -1
-
     sign = 1.0 if data.better == "lower" else -1.0
-    worsening = scores[latest]
-    worsening -= scores[intake]
-    worsening *= sign
-    worsening[~known] = np.nan
+    # Block by block (whole patients): the temporaries stay in cache (millions of rows).
+    for begin, end in itertools.pairwise(_patient_blocks(starts)):
+        rows = slice(begin, end)
+        first, last = np.searchsorted(starts, [begin, end])
+        block_latest = latest[rows]
+        np.copyto(block_latest, np.where(np.isnan(scores[rows]), -1, np.arange(begin, end)))
+        np.maximum.accumulate(block_latest, out=block_latest)  # last observed row so far
+        # ``block_latest`` never decreases, so a patient's first observed row is the first
+        # value of it that falls inside the patient's rows.
+        position = np.searchsorted(block_latest, starts[first:last])
+        has_intake = position < starts[first + 1 : last + 1] - begin
+        patients_intake = intake_of_patient[first:last]
+        patients_intake[has_intake] = block_latest[position[has_intake]]
+        # nothing observed yet for this patient
+        block_latest[block_latest < starts[codes[rows]]] = -1
+        unknown = block_latest < 0
+        block_intake = intake[rows]
+        np.copyto(block_intake, intake_of_patient[codes[rows]])
+        block_intake[unknown] = -1
+        block_worsening = worsening[rows]
+        np.copyto(block_worsening, scores[block_latest])
+        block_worsening -= scores[block_intake]
+        block_worsening *= sign
+        block_worsening[unknown] = np.nan
 
+    has_intake = intake_of_patient >= 0
     intake_scores = np.full(long.n_patients, np.nan)
     intake_scores[has_intake] = scores[intake_of_patient[has_intake]]
     threshold = reliable._threshold(data, intake_scores)
@@ -266,6 +295,34 @@ def _check_int(value: object, name: str, caller: str, low: int, allow_none: bool
     return check_number(
         value, name=name, caller=caller, low=low, integer=True, allow_none=allow_none
     )
+
+
+#: Rows per block of whole patients in :func:`score_course` and :meth:`Disengagement.detect`
+#: (about 65k: the block's temporaries stay in cache; a longer patient is a block of its own).
+_BLOCK_ROWS = 65_536
+
+#: The per-event arrays a block of rows yields (see :meth:`Disengagement._block_events`).
+_EVENT_FIELDS = (
+    "row", "alarm", "value", "threshold", "ending", "run_on", "run", "rate_on", "recent",
+    "earlier", "n_earlier", "gap_on", "since", "usual", "last_contact",
+)
+
+
+def _patient_blocks(starts: np.ndarray) -> np.ndarray:
+    """Edges of blocks of about :data:`_BLOCK_ROWS` rows cut at patient boundaries (``starts``:
+    each patient's first row, then the number of rows); ``[0]`` without rows."""
+    rows = int(starts[-1])
+    heads = starts[np.searchsorted(starts, np.arange(0, rows, _BLOCK_ROWS))]
+    return np.unique(np.r_[0, heads, rows]).astype(np.int64)
+
+
+def _cumsum_in_groups(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``values`` restarting at each group of consecutive equal ``codes``."""
+    total = np.cumsum(values)
+    first = np.flatnonzero(group_starts(codes))
+    before = total[first] - values[first]
+    total -= np.repeat(before, np.diff(np.r_[first, len(values)]))
+    return total
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,20 +496,82 @@ class Disengagement(Detector):
 
     def detect(self, data: ScreenInput) -> pd.DataFrame:
         long = data.long
-        codes = long.codes
-        n = len(codes)
-        days = dates_in_days(data)
+        dates = _date_source(data)
+        missed_codes = attended_codes = None
+        if "attendance" in data.columns:
+            codes, texts = _attendance_codes(data)
+            missed_codes = (codes, np.isin(texts, list(self.missed)))
+            attended_codes = (codes, np.isin(texts, ["attended"]))
+        # Unplanned endings (explicit column only, see the class notes).
+        unplanned_codes = None
+        course: ScoreCourse | None = None
+        if "ending" in data.columns:
+            codes, texts = category_codes(data, "ending", ENDING_VALUES)
+            unplanned_codes = (codes, texts == "unplanned")
+            course = score_course(data, self._reliable)
+
+        # Blocks of whole patients: every trigger reads only the patient's rows, and blocks keep
+        # the row temporaries in cache instead of freshly mapped memory (flat time per row).
+        edges = _patient_blocks(long.starts)
+        frame = long.frame
+        times = frame["time"].to_numpy()
+        scores = frame["score"].to_numpy(dtype=np.float64)
+        # Evidence too is built per block: its strings then fill memory freed by the last block.
+        blocks = []
+        for begin, end in itertools.pairwise(edges):
+            found = self._block_events(
+                int(begin), int(end), long.codes[begin:end], dates, missed_codes,
+                attended_codes, unplanned_codes, course,
+            )
+            if len(found["row"]):
+                found["evidence"] = self._evidence(
+                    found["row"], times, scores, attendance_at(data, found["row"]), course, found
+                )
+                blocks.append(found)
+        if not blocks:
+            return empty_events()
+        events = {
+            key: np.concatenate([block[key] for block in blocks])
+            for key in ("row", "alarm", "value", "threshold", "evidence")
+        }
+        picked = events["row"]
+        return make_events(
+            self,
+            patient=patient_ids(data, picked),
+            session=times[picked],
+            level=np.where(events["alarm"], "alarm", "warning"),
+            value=events["value"],
+            threshold=events["threshold"],
+            evidence=events["evidence"],
+        )
+
+    def _block_events(
+        self,
+        begin: int,
+        end: int,
+        codes: np.ndarray,
+        dates: tuple[np.ndarray, np.ndarray | None] | None,
+        missed_codes: tuple[np.ndarray, np.ndarray] | None,
+        attended_codes: tuple[np.ndarray, np.ndarray] | None,
+        unplanned_codes: tuple[np.ndarray, np.ndarray] | None,
+        course: ScoreCourse | None,
+    ) -> dict[str, np.ndarray]:
+        """The events of rows ``begin:end`` (whole patients; ``codes`` their patient codes),
+        as the per-event arrays of :data:`_EVENT_FIELDS` (``row`` and ``last_contact`` are rows
+        of the whole data)."""
+        rows = slice(begin, end)
+        n = end - begin
         none = np.zeros(n, dtype=bool)
 
         # Consecutive misses and the rising miss rate.
         run = np.zeros(n, dtype=np.int64)
         rate_on = none
         recent = earlier = n_earlier = np.zeros(n)
-        miss = attendance_in(data, self.missed)
-        if miss is not None:
+        if missed_codes is not None:
+            miss = missed_codes[1][missed_codes[0][rows]]
             run = run_lengths(miss, codes)
             if self.window is not None:
-                rate_on, recent, earlier, n_earlier = self._rising_rate(data, miss)
+                rate_on, recent, earlier, n_earlier = self._rising_rate(codes, miss)
         run_warn = run == self.consecutive_warning
         run_alarm = (
             run == self.consecutive_alarm if self.consecutive_alarm is not None else none
@@ -460,59 +579,58 @@ class Disengagement(Detector):
 
         # Gaps longer than usual.
         gap_on, since, usual, last_contact = none, np.zeros(n), np.zeros(n), np.full(n, -1)
-        if days is not None and self.gap_factor is not None:
-            gap_on, since, usual, last_contact = self._long_gaps(data, days)
+        if dates is not None and self.gap_factor is not None:
+            attended = (
+                attended_codes[1][attended_codes[0][rows]] if attended_codes is not None else None
+            )
+            gap_on, since, usual, last_contact = self._long_gaps(
+                codes, _days_at(dates, rows), attended
+            )
 
-        # Unplanned endings (explicit column only, see the class notes).
         ending = none
-        course: ScoreCourse | None = None
-        if "ending" in data.columns:
-            ended = category_text(data, "ending", ENDING_VALUES) == "unplanned"
-            ending = ended & (within_patient_cumsum(ended.astype(np.int64), data) == 1)
-            course = score_course(data, self._reliable)
-        deteriorated = course.deteriorated if course is not None else none
+        if unplanned_codes is not None:
+            ended = unplanned_codes[1][unplanned_codes[0][rows]]
+            ending = ended & (_cumsum_in_groups(ended.astype(np.int64), codes) == 1)
+        deteriorated = course.deteriorated[rows] if course is not None else none
 
         alarm = run_alarm | (ending & deteriorated)
-        hit = alarm | run_warn | rate_on | gap_on | ending
-        if not hit.any():
-            return empty_events()
-
-        worsening = course.worsening if course is not None else np.full(n, np.nan)
+        run_on = run_alarm | run_warn
+        picked = np.flatnonzero(alarm | run_warn | rate_on | gap_on | ending)
+        k = len(picked)
+        worsening = course.worsening[rows][picked] if course is not None else np.full(k, np.nan)
         rc_threshold = (
             course.threshold if course is not None and course.threshold is not None else np.nan
         )
-        run_value = run.astype(np.float64)
         value = np.select(
-            [ending, run_alarm | run_warn, rate_on],
-            [np.nan_to_num(worsening, nan=0.0), run_value, recent],
-            since,
+            [ending[picked], run_on[picked], rate_on[picked]],
+            [np.nan_to_num(worsening, nan=0.0), run[picked].astype(np.float64), recent[picked]],
+            since[picked],
         )
         threshold = np.select(
-            [ending, run_alarm, run_warn, rate_on],
-            [np.full(n, rc_threshold), np.full(n, float(self.consecutive_alarm or 0)),
-             np.full(n, float(self.consecutive_warning)),
-             np.full(n, float(self.window_misses))],
-            (self.gap_factor or 0.0) * usual,
+            [ending[picked], run_alarm[picked], run_warn[picked], rate_on[picked]],
+            [np.full(k, rc_threshold), np.full(k, float(self.consecutive_alarm or 0)),
+             np.full(k, float(self.consecutive_warning)),
+             np.full(k, float(self.window_misses))],
+            (self.gap_factor or 0.0) * usual[picked],
         )
-
-        picked = np.flatnonzero(hit)
-        frame = long.frame
-        times = frame["time"].to_numpy()
-        scores = frame["score"].to_numpy(dtype=np.float64)
-
-        return make_events(
-            self,
-            patient=patient_ids(data, picked),
-            session=times[picked],
-            level=np.where(alarm[picked], "alarm", "warning"),
-            value=value[picked],
-            threshold=threshold[picked],
-            evidence=self._evidence(
-                picked, times, scores, attendance_at(data, picked), course, ending,
-                run_alarm | run_warn, run, rate_on, (recent, earlier, n_earlier), gap_on,
-                (since, usual, last_contact),
-            ),
-        )
+        contact = last_contact[picked]
+        return {
+            "row": picked + begin,
+            "alarm": alarm[picked],
+            "value": value,
+            "threshold": threshold,
+            "ending": ending[picked],
+            "run_on": run_on[picked],
+            "run": run[picked],
+            "rate_on": rate_on[picked],
+            "recent": recent[picked],
+            "earlier": earlier[picked],
+            "n_earlier": n_earlier[picked],
+            "gap_on": gap_on[picked],
+            "since": since[picked],
+            "usual": usual[picked],
+            "last_contact": np.where(contact >= 0, contact + begin, -1),
+        }
 
     def _evidence(
         self,
@@ -521,45 +639,39 @@ class Disengagement(Detector):
         scores: np.ndarray,
         status: np.ndarray | None,  # attendance text at the rows ``picked``
         course: ScoreCourse | None,
-        ending: np.ndarray,
-        run_on: np.ndarray,
-        run: np.ndarray,
-        rate_on: np.ndarray,
-        rate: tuple[np.ndarray, np.ndarray, np.ndarray],
-        gap_on: np.ndarray,
-        gap: tuple[np.ndarray, np.ndarray, np.ndarray],
+        found: dict[str, np.ndarray],  # the fields of :data:`_EVENT_FIELDS` at ``picked``
     ) -> np.ndarray:
         """The evidence text of the events at rows ``picked``, built column-wise."""
         parts: list[tuple[np.ndarray, Any]] = []
         if course is not None:
-            applies = ending[picked]
+            applies = found["ending"]
             parts.append((applies, self._ending_texts(picked[applies], course, scores, times)))
-        applies = run_on[picked]
-        rows = picked[applies]
+        applies = found["run_on"]
+        rows, run = picked[applies], found["run"][applies]
         parts.append((
             applies,
-            labels(run[rows]) + " missed sessions in a row (sessions "
-            + labels(times[rows - run[rows] + 1]) + " to " + labels(times[rows]) + ")",
+            labels(run) + " missed sessions in a row (sessions "
+            + labels(times[rows - run + 1]) + " to " + labels(times[rows]) + ")",
         ))
-        applies = rate_on[picked]
+        applies = found["rate_on"]
         rows = picked[applies]
-        recent, earlier, n_earlier = rate
         window = int(self.window or 0)
         parts.append((
             applies,
-            labels(recent[rows]) + f" of the last {window} sessions missed (sessions "
+            labels(found["recent"][applies]) + f" of the last {window} sessions missed (sessions "
             + labels(times[rows - window + 1]) + " to " + labels(times[rows]) + ") vs "
-            + labels(earlier[rows]) + " of the " + labels(n_earlier[rows]) + " before",
+            + labels(found["earlier"][applies]) + " of the " + labels(found["n_earlier"][applies])
+            + " before",
         ))
-        applies = gap_on[picked]
-        rows = picked[applies]
-        since, usual, last_contact = gap
+        applies = found["gap_on"]
         since_what = "attended session" if status is not None else "session"
         parts.append((
             applies,
-            labels(np.round(since[rows], 1)) + f" days since the last {since_what} (session "
-            + labels(times[last_contact[rows]]) + f"), > {label(self.gap_factor)} x the usual "
-            + "interval " + labels(np.round(usual[rows], 1)) + " days",
+            labels(np.round(found["since"][applies], 1))
+            + f" days since the last {since_what} (session "
+            + labels(times[found["last_contact"][applies]])
+            + f"), > {label(self.gap_factor)} x the usual "
+            + "interval " + labels(np.round(found["usual"][applies], 1)) + " days",
         ))
         state: Any = ""
         if status is not None:
@@ -568,12 +680,11 @@ class Disengagement(Detector):
         return "session " + labels(times[picked]) + state + ": " + join_texts(len(picked), parts)
 
     def _rising_rate(
-        self, data: ScreenInput, miss: np.ndarray
+        self, codes: np.ndarray, miss: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Onsets of a rising miss rate; misses in the window, before it, and rows before it."""
         window = int(self.window or 0)
-        codes = data.long.codes
-        misses = within_patient_cumsum(miss.astype(np.int64), data).astype(np.float64)
+        misses = _cumsum_in_groups(miss.astype(np.int64), codes).astype(np.float64)
         position = position_in_group(codes)
         # A rate needs an earlier spell to rise from: at least a full window before this one.
         enough = position >= 2 * window - 1
@@ -589,11 +700,9 @@ class Disengagement(Detector):
         return onsets(rising, codes), recent, before, n_before
 
     def _long_gaps(
-        self, data: ScreenInput, days: np.ndarray
+        self, codes: np.ndarray, days: np.ndarray, attended: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        codes = data.long.codes
         dated = ~np.isnan(days)
-        attended = attendance_in(data, ["attended"])
         contact = dated & (attended if attended is not None else True)
         contact_rows = np.flatnonzero(contact)
         contact_codes = codes[contact_rows]
@@ -606,8 +715,8 @@ class Disengagement(Detector):
         # that have one (``after``) are computed; the others keep -1, 0 and no gap.
         contacts_before = np.cumsum(contact)
         contacts_before -= contact
-        at_first_row = contacts_before[data.long.starts[:-1]]
-        after = np.flatnonzero(contacts_before > at_first_row[codes])
+        first_row = np.arange(len(codes)) - position_in_group(codes)
+        after = np.flatnonzero(contacts_before > contacts_before[first_row])
         j = contacts_before[after] - 1
         n = len(codes)
         last_contact = np.full(n, -1, dtype=np.int64)
