@@ -387,3 +387,17 @@ def test_track_in_blocks_equals_one_block(monkeypatch):
     blocked = ia.screen(data, score="phq9", instrument="phq9", detectors=["off_track"])
     pd.testing.assert_frame_equal(blocked, events, check_exact=True)
     assert whole["signal"].notna().any() and whole["reason"].notna().any() and len(events) > 0
+
+
+def test_risk_item_in_blocks_equals_one_block(monkeypatch):
+    # blocks of whole patients: with 7-row blocks the events are those of one block
+    from iatrogenic.detectors import _sequences
+
+    data, _ = ia.datasets.simulate(n_patients=300, n_therapists=10, seed=21)
+    detector = ia.get_detector("risk_item", jump=1, persist=2)
+    one = ia.screen(data, score="phq9", instrument="phq9", detectors=[detector])
+    assert {"alarm", "warning"} <= set(one["level"])
+    monkeypatch.setattr(_sequences, "BLOCK_ROWS", 7)
+    assert len(_sequences.patient_blocks(np.array([0, 12, 24, 36]))) == 4
+    small = ia.screen(data, score="phq9", instrument="phq9", detectors=[detector])
+    pd.testing.assert_frame_equal(small, one, check_exact=True)

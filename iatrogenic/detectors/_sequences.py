@@ -12,11 +12,13 @@ import pandas as pd
 from .base import ScreenInput
 
 __all__ = [
+    "BLOCK_ROWS",
     "column_series",
     "column_values",
     "group_starts",
     "observed_rows",
     "onsets",
+    "patient_blocks",
     "patient_ids",
     "position_in_group",
     "previous_in_group",
@@ -96,6 +98,29 @@ def run_lengths(flag: np.ndarray, codes: np.ndarray) -> np.ndarray:
 def observed_rows(values: np.ndarray) -> np.ndarray:
     """Positions of the non-missing entries of a float column."""
     return np.flatnonzero(~np.isnan(values))
+
+
+#: Rows per block of :func:`patient_blocks`: 65,536 rows of float64 are 512 kB, so a block's
+#: temporaries stay in cache and no full-length array (fresh memory, page faults) is made.
+BLOCK_ROWS = 65_536
+
+
+def patient_blocks(starts: np.ndarray, block_rows: int | None = None) -> np.ndarray:
+    """Edges of blocks of about ``block_rows`` rows (default :data:`BLOCK_ROWS`) cut at patient
+    boundaries.
+
+    ``starts`` is ``LongData.starts`` (each patient's first row, then the number of rows); the
+    blocks are ``edges[i]:edges[i + 1]``, whole patients each (``[0]`` when there are no rows).
+
+    Examples
+    --------
+    >>> patient_blocks(np.array([0, 3, 5, 9]), block_rows=4).tolist()
+    [0, 5, 9]
+    """
+    rows = int(starts[-1])
+    size = BLOCK_ROWS if block_rows is None else block_rows
+    heads = starts[np.searchsorted(starts, np.arange(0, rows, size))]
+    return np.unique(np.r_[0, heads, rows]).astype(np.int64)
 
 
 def within_patient_cumsum(values: np.ndarray, data: ScreenInput) -> np.ndarray:

@@ -24,11 +24,13 @@ from .._validation import (
 )
 from ..exceptions import ColumnTypeError, InvalidValueError, ParameterTypeError
 from ._sequences import (
+    BLOCK_ROWS,
     column_series,
     column_values,
     expanding_median,
     group_starts,
     onsets,
+    patient_blocks,
     patient_ids,
     position_in_group,
     run_lengths,
@@ -298,8 +300,8 @@ def _check_int(value: object, name: str, caller: str, low: int, allow_none: bool
 
 
 #: Rows per block of whole patients in :func:`score_course` and :meth:`Disengagement.detect`
-#: (about 65k: the block's temporaries stay in cache; a longer patient is a block of its own).
-_BLOCK_ROWS = 65_536
+#: (a longer patient is a block of its own).
+_BLOCK_ROWS = BLOCK_ROWS
 
 #: The per-event arrays a block of rows yields (see :meth:`Disengagement._block_events`).
 _EVENT_FIELDS = (
@@ -309,11 +311,8 @@ _EVENT_FIELDS = (
 
 
 def _patient_blocks(starts: np.ndarray) -> np.ndarray:
-    """Edges of blocks of about :data:`_BLOCK_ROWS` rows cut at patient boundaries (``starts``:
-    each patient's first row, then the number of rows); ``[0]`` without rows."""
-    rows = int(starts[-1])
-    heads = starts[np.searchsorted(starts, np.arange(0, rows, _BLOCK_ROWS))]
-    return np.unique(np.r_[0, heads, rows]).astype(np.int64)
+    """:func:`patient_blocks` of :data:`_BLOCK_ROWS` rows (a test makes the blocks small)."""
+    return patient_blocks(starts, _BLOCK_ROWS)
 
 
 def _cumsum_in_groups(values: np.ndarray, codes: np.ndarray) -> np.ndarray:

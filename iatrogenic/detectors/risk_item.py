@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from ._sequences import (
     column_values,
     observed_rows,
     onsets,
+    patient_blocks,
     patient_ids,
     previous_in_group,
     run_lengths,
@@ -139,60 +141,75 @@ class RiskItemSignal(Detector):
         maximum = self._maximum(data)
         self._check_range(data, values, column, maximum)
 
-        rows = observed_rows(values)
-        if len(rows) == 0:
+        # blocks of whole patients: the per-row work stays in cache, and only the flagged rows
+        # (a few) are kept, so no full-length temporary is made
+        found = [
+            self._block_hits(values, data.long.codes, begin, end, maximum)
+            for begin, end in itertools.pairwise(patient_blocks(data.long.starts))
+        ]
+        if not found:
             return empty_events()
-        item = values[rows]
-        codes = data.long.codes[rows]
-        prev = previous_in_group(item, codes)
-        rise = item - prev
-
-        from_zero = (prev == 0) & (item > 0)
-        jumped = rise >= self.jump if self.jump is not None else np.zeros(len(rows), bool)
-        at_max = (
-            onsets(item >= maximum, codes) if maximum is not None else np.zeros(len(rows), bool)
-        )
-        run = run_lengths(item > 0, codes)
-        persistent = run == self.persist if self.persist is not None else np.zeros(len(rows), bool)
-        alarm = from_zero | jumped | at_max
-        hit = alarm | persistent
-        if not hit.any():
+        hits = {key: np.concatenate([block[key] for block in found]) for key in found[0]}
+        if len(hits["row"]) == 0:
             return empty_events()
-
         frame = data.long.frame
+        rows = hits["row"]
         times = frame["time"].to_numpy()
-        prev_rows = previous_in_group(rows, codes, fill=-1).astype(np.int64)
-        picked = np.flatnonzero(hit)
-        # value and threshold at the flagged rows only (a few), not over every row
-        am, jp, fz = at_max[picked], jumped[picked], from_zero[picked]
-        value = np.select([am, jp, fz], [item[picked], rise[picked], item[picked]],
-                          run[picked].astype(float))
+        at_max, jumped = hits["at_max"], hits["jumped"]
+        from_zero, persistent = hits["from_zero"], hits["persistent"]
+        item, rise, run = hits["item"], hits["rise"], hits["run"]
+        value = np.select([at_max, jumped, from_zero], [item, rise, item], run.astype(float))
         threshold = np.select(
-            [am, jp, fz],
+            [at_max, jumped, from_zero],
             [maximum if maximum is not None else np.nan,
              self.jump if self.jump is not None else np.nan, 0.0],
             float(self.persist or 0),
         )
         evidence = self._evidence(
-            column, rows[picked], item[picked], times, values, prev_rows[picked],
+            column, rows, item, times, values, hits["previous"],
             [
-                (at_max[picked], f"reached the item's maximum {label(maximum)}"),
-                (jumped[picked], "jump of " + labels(rise[picked][jumped[picked]])
-                 + f" (>= {label(self.jump)})"),
-                (from_zero[picked], "rose from 0 (any positive response warrants assessment)"),
-                (persistent[picked], "non-zero at " + labels(run[picked][persistent[picked]])
+                (at_max, f"reached the item's maximum {label(maximum)}"),
+                (jumped, "jump of " + labels(rise[jumped]) + f" (>= {label(self.jump)})"),
+                (from_zero, "rose from 0 (any positive response warrants assessment)"),
+                (persistent, "non-zero at " + labels(run[persistent])
                  + f" consecutive observed sessions (>= {label(self.persist)})"),
             ],
         )
         return make_events(
             self,
-            patient=patient_ids(data, rows[picked]),
-            session=times[rows[picked]],
-            level=np.where(alarm[picked], "alarm", "warning"),
+            patient=patient_ids(data, rows),
+            session=times[rows],
+            level=np.where(at_max | jumped | from_zero, "alarm", "warning"),
             value=value,
             threshold=threshold,
             evidence=evidence,
         )
+
+    def _block_hits(
+        self, values: np.ndarray, codes: np.ndarray, begin: int, end: int,
+        maximum: float | None,
+    ) -> dict[str, np.ndarray]:
+        """The flagged rows of rows ``begin:end`` (whole patients) and what their events need."""
+        rows = observed_rows(values[begin:end]) + begin
+        item = values[rows]
+        row_codes = codes[rows]
+        prev = previous_in_group(item, row_codes)
+        rise = item - prev
+        from_zero = (prev == 0) & (item > 0)
+        jumped = rise >= self.jump if self.jump is not None else np.zeros(len(rows), bool)
+        at_max = (
+            onsets(item >= maximum, row_codes) if maximum is not None
+            else np.zeros(len(rows), bool)
+        )
+        run = run_lengths(item > 0, row_codes)
+        persistent = run == self.persist if self.persist is not None else np.zeros(len(rows), bool)
+        picked = np.flatnonzero(from_zero | jumped | at_max | persistent)
+        previous = previous_in_group(rows, row_codes, fill=-1).astype(np.int64)
+        return {
+            "row": rows[picked], "item": item[picked], "rise": rise[picked], "run": run[picked],
+            "at_max": at_max[picked], "jumped": jumped[picked], "from_zero": from_zero[picked],
+            "persistent": persistent[picked], "previous": previous[picked],
+        }
 
     @staticmethod
     def _evidence(
