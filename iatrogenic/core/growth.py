@@ -164,13 +164,11 @@ class _Stats:
     cluster_order: np.ndarray | None = None  # permutation of patients sorted by cluster
 
 
-def _sufficient_stats(
-    Xy: np.ndarray,
-    q: int,
-    starts: np.ndarray,
-    cluster_codes: np.ndarray | None = None,
-) -> _Stats:
-    """Sufficient statistics from rows sorted by patient (``starts``: segment starts, no empty)."""
+
+def _moments_by_patient(Xy: np.ndarray, starts: np.ndarray, q: int) -> list[np.ndarray]:
+    """Per-patient sums of ``Xy[:, j] * Xy[:, k]`` for each random effect k < q (the random-effect
+    design is the first q columns of ``Xy``, the first being 1): one (columns x patients) array
+    per random effect; rows sorted by patient, ``starts`` each patient's first row."""
     a = Xy.shape[1]
     B: list[np.ndarray] = []
     for k in range(q):
@@ -183,6 +181,17 @@ def _sufficient_stats(
             else:
                 Bk[j] = np.add.reduceat(Xy[:, j] * Xy[:, k], starts)
         B.append(Bk)
+    return B
+
+def _sufficient_stats(
+    Xy: np.ndarray,
+    q: int,
+    starts: np.ndarray,
+    cluster_codes: np.ndarray | None = None,
+) -> _Stats:
+    """Sufficient statistics from rows sorted by patient (``starts``: segment starts, no empty)."""
+    a = Xy.shape[1]
+    B = _moments_by_patient(Xy, starts, q)
     XyXy = Xy.T @ Xy
     out = _Stats(n_obs=len(Xy), p=a - 1, q=q, B=B, XyXy=XyXy)
     if cluster_codes is not None:
@@ -1948,17 +1957,7 @@ def _patient_sums(Xy: np.ndarray, q: int, codes: np.ndarray, n_patients: int) ->
     if not len(present):
         return _PatientSums(q, counts, [np.empty((a, 0)) for _ in range(q)], np.empty((a, a, 0)))
     starts = np.searchsorted(codes, present)
-    B: list[np.ndarray] = []
-    for k in range(q):
-        Bk = np.empty((a, len(starts)))
-        for j in range(a):
-            if k == 0:
-                Bk[j] = np.add.reduceat(Xy[:, j], starts)
-            elif j < k:
-                Bk[j] = B[j][k]  # symmetric: sum X_j Z_k = sum X_k Z_j
-            else:
-                Bk[j] = np.add.reduceat(Xy[:, j] * Xy[:, k], starts)
-        B.append(Bk)
+    B = _moments_by_patient(Xy, starts, q)
     cross = np.empty((a, a, len(starts)))
     for j in range(a):
         for k in range(j, a):
